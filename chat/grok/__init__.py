@@ -1,0 +1,21 @@
+"""The Grok seam: a Django-free async client for the xAI API.
+
+Nothing in this package imports Django; settings are read by whoever builds a client.
+"""
+
+from .client import GeneratedImage, GrokClient, ImageResult, Timeouts, Token, shared_http_client
+from .errors import GrokError
+from .events import Citation, Completed, Event, Failed, FunctionCall, ReasoningDelta, Started, TextDelta, ToolProgress
+from .models import KNOWN_MODELS, ImageModel, LanguageModel, find_spec
+from .providers import Provider, ProviderConfig
+from .requests import ChatRequest, ImageInput, ImageRequest, Message, ResponsesRequest, function_tool
+from .retry import NO_RETRY, RetryPolicy
+from .usage import Usage
+
+__all__ = [
+    "ChatRequest", "Citation", "Completed", "Event", "Failed", "FunctionCall", "GeneratedImage", "GrokClient",
+    "GrokError", "ImageInput", "ImageModel", "ImageRequest", "ImageResult", "KNOWN_MODELS", "LanguageModel",
+    "Message", "NO_RETRY", "Provider", "ProviderConfig", "ReasoningDelta", "ResponsesRequest", "RetryPolicy",
+    "Started", "TextDelta", "Timeouts", "Token", "ToolProgress", "Usage", "find_spec", "function_tool",
+    "shared_http_client",
+]

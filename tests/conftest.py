@@ -1,0 +1,64 @@
+"""Shared test set-up: a real simulator process on a free port for the whole session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Simulator:
+    """A running simulator: its base URL and a look at what it received."""
+
+    url: str  # http://127.0.0.1:PORT
+
+    @property
+    def v1(self) -> str:
+        return self.url + "/v1"
+
+    def requests_with(self, needle: str) -> list[dict]:
+        """The requests whose last user text contains ``needle``, oldest first."""
+        return httpx.get(self.url + "/sim/requests", params={"q": needle}).json()["requests"]
+
+    def trace(self, trace_id: str) -> dict:
+        return httpx.get(f"{self.url}/sim/trace/{trace_id}").json()
+
+
+def start_simulator(*args: str) -> tuple[subprocess.Popen, Simulator]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chat.grok.simulator", "--port", str(port), *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    sim = Simulator(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(sim.url + "/sim/health", timeout=1).status_code == 200:
+                return process, sim
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the simulator did not start")
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    """Fast by default (no pacing); tests ask for latency with a [[sim ...]] directive."""
+    process, sim = start_simulator("--ttft-ms", "0", "--tps", "0", "--tokens", "24", "--deferred-delay-ms", "300")
+    yield sim
+    process.terminate()
+    process.wait(timeout=10)
