@@ -17,7 +17,7 @@ from .common import (NOT_FOUND, SimError, authenticate, check_parameters, inject
 from .config import Directive
 from .generate import Context, Plan, cost_ticks, image_tokens, plan_reply
 from .state import Deferred
-from .stream import Frame, SSEResponse
+from .stream import Frame, SSEResponse, replay_frames
 
 FINGERPRINT = "fp_sim0000001"
 
@@ -129,6 +129,9 @@ async def create(request: Request, dialect: str) -> Response:
     failure = await inject_failure(request, directive, body)
     if failure is not None:
         return failure
+    if directive.replay:
+        frames = replay_frames(directive.replay, event_lines=False)
+        return SSEResponse(frames, directive=directive, state=sim.state, trace_id=f"replay-{uuid.uuid4()}")
 
     response_format = body.get("response_format") or {}
     schema = (response_format.get("json_schema") or {}).get("schema") \

@@ -7,7 +7,6 @@ import json
 import random
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -20,10 +19,7 @@ from .common import (NOT_FOUND, SimError, authenticate, check_parameters, inject
 from .config import Directive, strip_directive
 from .generate import Context, Plan, cost_ticks, image_tokens, plan_reply
 from .state import StoredResponse
-from .stream import Frame, SSEResponse
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
+from .stream import Frame, SSEResponse, replay_frames
 
 def add_input(context: Context, value: Any) -> None:
     """Flatten Responses ``input`` (a string or a list of items) into the context."""
@@ -211,21 +207,6 @@ def stream_frames(final: dict[str, Any], plan: Plan, *, event_lines: bool, done_
     return events.frames
 
 
-def replay_frames(name: str, *, event_lines: bool, done_marker: bool) -> list[Frame]:
-    path = FIXTURES / f"{name}.jsonl"
-    if not path.is_file() or "/" in name:
-        raise invalid(f"No recorded stream named '{name}'.")
-    frames = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            payload = json.loads(line)
-            kind = payload.get("type", "")
-            frames.append(Frame(payload, paced=kind.endswith(".delta"), event=kind if event_lines else None))
-    if done_marker:
-        frames.append(Frame("[DONE]"))
-    return frames
-
-
 async def create(request: Request, dialect: str) -> Response:
     sim = sim_of(request)
     authenticate(request, dialect)
@@ -256,8 +237,7 @@ async def create(request: Request, dialect: str) -> Response:
         return failure
     stream = bool(body.get("stream"))
     if directive.replay:
-        frames = replay_frames(directive.replay, event_lines=sim.config.event_lines,
-                               done_marker=sim.config.done_marker)
+        frames = replay_frames(directive.replay, event_lines=sim.config.event_lines)
         return SSEResponse(frames, directive=directive, state=sim.state, trace_id=f"replay-{uuid.uuid4()}")
 
     text_format = (body.get("text") or {}).get("format") or {}

@@ -76,8 +76,9 @@ def endpoint(handler: Handler, dialect: str = "xai") -> Callable[[Request], Awai
             response = await handler(request, dialect)
         except SimError as error:
             response = error.response(dialect)
-        sim_of(request).state.log_request(request.method, request.url.path, response.status_code,
-                                          request.state.prompt)
+        # Requests refused before their text was read are still found by what they sent.
+        prompt = request.state.prompt or (await request.body())[:300].decode("utf-8", "replace")
+        sim_of(request).state.log_request(request.method, request.url.path, response.status_code, prompt)
         return response
 
     return run

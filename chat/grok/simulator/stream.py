@@ -10,10 +10,13 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from .config import Directive
 from .state import SimState
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @dataclass
@@ -107,3 +110,23 @@ def _kind(frame: Frame) -> str:
     if isinstance(frame.payload, dict):
         return str(frame.payload.get("type") or frame.payload.get("object") or "")
     return frame.payload
+
+
+def replay_frames(name: str, *, event_lines: bool) -> list[Frame]:
+    """A recorded stream, sent verbatim (``[DONE]`` lines included), text deltas paced."""
+    from .common import invalid
+
+    path = FIXTURES / f"{name}.jsonl"
+    if "/" in name or not path.is_file():
+        raise invalid(f"No recorded stream named '{name}'.")
+    frames = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line == "[DONE]":
+            frames.append(Frame("[DONE]"))
+        elif line:
+            payload = json.loads(line)
+            kind = payload.get("type")
+            paced = bool(kind and kind.endswith(".delta")) or "choices" in payload and bool(payload["choices"])
+            frames.append(Frame(payload, paced=paced, event=kind if event_lines and kind else None))
+    return frames
