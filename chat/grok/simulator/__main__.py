@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 import uvicorn
 
@@ -38,6 +39,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SimCo
 
 def main(argv: list[str] | None = None) -> None:
     args, config = parse_args(argv)
+    # Hundreds of concurrent streams hold many small frame dicts; the default collector
+    # thresholds make full collections pause every stream for tens of milliseconds.
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     print(f"Grok simulator on http://{args.host}:{args.port}/v1", flush=True)
     uvicorn.run(build_app(config), host=args.host, port=args.port, log_level=args.log_level,
                 access_log=False, timeout_graceful_shutdown=1)

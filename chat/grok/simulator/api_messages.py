@@ -116,7 +116,8 @@ async def create(request: Request, dialect: str) -> Response:
     body = await read_json(request)
     spec = resolve_model(require(body, "model", str), dialect)
     max_tokens = require(body, "max_tokens", int)
-    check_parameters(spec, {**body, "stop": body.get("stop_sequences")}, None, effort_field="")
+    # xAI documents stop_sequences with reasoning models here, unlike chat's `stop`.
+    check_parameters(spec, {k: v for k, v in body.items() if k != "stop_sequences"}, None, effort_field="")
     context = _context(body)
     request.state.prompt = context.last_user_text
     directive = Directive.parse(context.last_user_text).with_defaults(sim.config)

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from . import api_chat, api_messages, api_misc, api_responses
-from .common import Sim, endpoint
+from .common import NOT_FOUND, Sim, SimError, endpoint
 from .config import SimConfig
 from .state import SimState
 
 VERTEX = "/v1/projects/{project}/locations/{location}/endpoints/openapi"
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return SimError(404, NOT_FOUND, f"No such endpoint: {request.method} {request.url.path}").response("xai")
+
+
+async def _wrong_method(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse("Method Not Allowed", 405)
 
 
 def build_app(config: SimConfig | None = None) -> Starlette:
@@ -39,6 +49,6 @@ def build_app(config: SimConfig | None = None) -> Starlette:
         Route("/sim/requests", endpoint(api_misc.requests_log), methods=["GET"]),
         Route("/sim/images/{name}", endpoint(api_misc.image_file), methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _wrong_method})
     app.state.sim = Sim(config=config, state=SimState(trace_limit=config.trace_limit))
     return app

@@ -108,8 +108,8 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise SimError(415, "", "Expected request with `Content-Type: application/json`", plain=True)
     try:
         body = json.loads(raw)
-    except ValueError as exc:
-        raise unprocessable(f"{exc}") from None
+    except ValueError as exc:  # axum: a syntax error is 400, a well-formed wrong shape 422
+        raise SimError(400, "", f"Failed to parse the request body as JSON: {exc}", plain=True) from None
     if not isinstance(body, dict):
         raise unprocessable("invalid type: expected struct at line 1 column 1")
     return body

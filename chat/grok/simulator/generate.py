@@ -87,16 +87,18 @@ class Plan:
 
 
 def _words(rng: random.Random, count: int) -> list[str]:
+    """Sentences of vocabulary words; a paragraph break rides on the next word's token,
+    exactly as the tokenizer would split the joined text."""
     tokens: list[str] = []
+    lead = ""
     while len(tokens) < count:
-        sentence = rng.randint(6, 14)
-        for i in range(sentence):
+        for i in range(rng.randint(6, 14)):
             word = rng.choice(WORDS)
-            space = " " if tokens and tokens[-1] != "\n\n" else ""
-            tokens.append(space + (word.capitalize() if i == 0 else word))
+            tokens.append((lead or (" " if tokens else "")) + (word.capitalize() if i == 0 else word))
+            lead = ""
         tokens.append(".")
         if rng.random() < 0.2:
-            tokens.append("\n\n")
+            lead = "\n\n"
     return tokens[:count]
 
 
