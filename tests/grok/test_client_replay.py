@@ -116,3 +116,24 @@ async def test_a_chat_tool_call_delivered_whole_becomes_one_function_call(client
     assert done.finish_reason == "tool_calls"
     assert done.function_calls == tuple(calls)
     assert (done.usage.output_tokens, done.usage.reasoning_tokens, done.usage.total_tokens) == (26, 196, 513)
+
+
+def test_tool_call_arguments_fragmented_by_a_gateway_are_joined_by_index():
+    from chat.grok.parsing import ChatStreamParser
+
+    parser = ChatStreamParser()
+    chunks = [
+        {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [
+            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{\"ci"}},
+            {"index": 1, "id": "call_2", "type": "function", "function": {"name": "time", "arguments": "{}"}}]}}]},
+        {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "function": {"arguments": "ty\":\"Paris\"}"}}]}}]},
+        {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    for chunk in chunks:
+        parser.feed(__import__("json").dumps(chunk))
+    done = parser.finish()[-1]  # a gateway that closes without [DONE]
+
+    assert isinstance(done, Completed)
+    assert [(c.call_id, c.name, c.arguments) for c in done.function_calls] == [
+        ("call_1", "weather", '{"city":"Paris"}'), ("call_2", "time", "{}")]
