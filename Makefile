@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SIM_PORT ?= 8090
+PORT ?= 8000
 
-.PHONY: install test sim sim-bench clean
+.PHONY: install run test sim sim-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +16,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Run every test.
+## Serve the app on http://localhost:$(PORT) on embedded defaults (SQLite, in-process
+## channel layer and jobs, the Grok simulator when no XAI_API_KEY is set).
+run: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py serve --port $(PORT)
+
+## Run every test (set DATABASE_URL and REDIS_URL for the production shape).
 test: $(STAMP)
-	$(PY) -m pytest
+	DB_CONN_MAX_AGE=0 $(PY) -m pytest
 
 ## Serve the Grok simulator on http://127.0.0.1:$(SIM_PORT)/v1
 sim: $(STAMP)

@@ -1,0 +1,102 @@
+"""The chat websocket (protocol v1, see docs/protocol.md): parse a frame, check access,
+call one service, send. No ORM writes here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from . import catalog, events, sweeper, turns
+from .access import NotFound, conversation_get_for_user
+
+NOT_FOUND = {"code": "not_found", "message": "That conversation or message does not exist."}
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.user = user
+        self.following: set[int] = set()
+        sweeper.ensure_started()
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for conversation_id in getattr(self, "following", set()):
+            await events.unfollow(conversation_id, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        handler = {"conversation.open": self._open, "turn.start": self._start, "turn.cancel": self._cancel,
+                   "turn.retry": self._retry}.get(kind)
+        if handler is None:
+            await self._error("bad_frame", "Unknown or missing frame type.", content)
+            return
+        try:
+            await handler(content)
+        except NotFound:
+            await self._error(NOT_FOUND["code"], NOT_FOUND["message"], content)
+        except turns.TurnError as error:
+            await self._error(error.code, error.message, content)
+
+    async def decode_json(self, text_data: str) -> Any:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+    async def _error(self, code: str, message: str, frame: Any) -> None:
+        reply = {"type": "error", "code": code, "message": message}
+        if isinstance(frame, dict) and frame.get("client_id"):
+            reply["client_id"] = frame["client_id"]
+        await self.send_json(reply)
+
+    async def _follow(self, conversation_id: int) -> None:
+        """Join the conversation's group, then send its state and ask a running turn for its text so far."""
+        if conversation_id not in self.following:
+            await events.follow(conversation_id, self.channel_name)
+            self.following.add(conversation_id)
+        conversation = await database_sync_to_async(conversation_get_for_user)(self.user, conversation_id)
+        state = await database_sync_to_async(turns.conversation_state)(conversation)
+        await self.send_json(state)
+        if state["running"]:
+            await events.request_snapshot(state["running"], self.channel_name)
+
+    async def _open(self, frame: dict) -> None:
+        conversation = await database_sync_to_async(conversation_get_for_user)(self.user, frame.get("conversation"))
+        await self._follow(conversation.pk)
+
+    async def _start(self, frame: dict) -> None:
+        conversation_id = frame.get("conversation")
+        if conversation_id is not None:
+            conversation = await database_sync_to_async(conversation_get_for_user)(self.user, conversation_id)
+            if conversation.pk not in self.following:
+                await events.follow(conversation.pk, self.channel_name)
+                self.following.add(conversation.pk)
+        models = await catalog.language_models_or_none()
+        started = await database_sync_to_async(turns.turn_start)(
+            user=self.user, client_id=frame.get("client_id"), conversation_id=conversation_id,
+            parent_id=frame.get("parent"), text=frame.get("text"), model=frame.get("model"),
+            options=frame.get("options") or {}, models=models, attachments=frame.get("attachments"))
+        if started.created_conversation or started.existing:
+            # This socket was not in the group when the frames went out: send it the
+            # conversation and the turn so far, as a reconnecting socket gets them.
+            await self.send_json({"type": "conversation.created", "conversation": started.conversation.pk,
+                                  "title": started.conversation.title, "client_id": frame.get("client_id")})
+            await self._follow(started.conversation.pk)
+
+    async def _cancel(self, frame: dict) -> None:
+        await database_sync_to_async(turns.turn_cancel)(user=self.user, message_id=frame.get("message"))
+
+    async def _retry(self, frame: dict) -> None:
+        await database_sync_to_async(turns.turn_retry)(user=self.user, message_id=frame.get("message"))
+
+    async def chat_frame(self, event: dict) -> None:
+        await self.send_json(event["frame"])
+
+
+__all__ = ["ChatConsumer"]

@@ -1,0 +1,227 @@
+"""Streams one turn from Grok in an asyncio task of the web process, detached from any socket.
+
+Deltas are coalesced into frames of about 30 ms, partial text is checkpointed about once
+a second (never per token), and the runner answers cancel and snapshot requests that
+reach it through its turn group from any web process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat.grok import (Citation, Completed, Failed, GrokError, Message, ReasoningDelta, ResponsesRequest, Started,
+                       TextDelta)
+
+from . import events, turns
+from .models import Message as MessageRow
+from .upstream import grok_client
+
+log = logging.getLogger(__name__)
+
+RUNNING: dict[int, asyncio.Task] = {}
+HEARTBEAT_SECONDS = 5.0
+
+
+async def start(message_id: int) -> None:
+    """Start the turn's runner in this process (called after the turn's commit)."""
+    if message_id in RUNNING:
+        return
+    # A fresh context: the caller's (a request's sync thread) ends long before the turn does.
+    task = asyncio.create_task(TurnRunner(message_id).run(), name=f"turn-{message_id}",
+                               context=contextvars.Context())
+    RUNNING[message_id] = task
+    task.add_done_callback(lambda _: RUNNING.pop(message_id, None))
+
+
+class TurnRunner:
+    def __init__(self, message_id: int) -> None:
+        self.message_id = message_id
+        self.text: list[str] = []  # everything received
+        self.reasoning: list[str] = []
+        self.sent_text = 0  # how much of it has been published
+        self.sent_reasoning = 0
+        self.citations: list[dict[str, Any]] = []
+        self.seq = 0
+        self.lock = asyncio.Lock()  # frames leave in seq order
+        self.flush_handle: asyncio.TimerHandle | None = None
+        self.last_checkpoint = 0.0
+        self.started = time.monotonic()
+        self.first_token: float | None = None
+        self.cancelled = False
+        self.stream_task: asyncio.Task | None = None
+
+    async def run(self) -> None:
+        # Subscribe before claiming, so a snapshot request from a socket that saw the turn
+        # as "streaming" waits in the channel until the listener starts.
+        channel = await events.runner_channel(self.message_id)
+        context = await database_sync_to_async(turns.turn_claim)(message_id=self.message_id)
+        if context is None:
+            await events.runner_leave(self.message_id, channel)
+            return
+        self.context = context
+        self.seq = context.seq
+        listener = asyncio.create_task(self._listen(channel))
+        heartbeat = asyncio.create_task(self._heartbeat())
+        outcome: turns.TurnOutcome | None = None
+        try:
+            self.stream_task = asyncio.create_task(self._stream())
+            outcome = await self.stream_task
+        except asyncio.CancelledError:
+            if not self.cancelled:  # the process is shutting down, not a Stop
+                raise
+            outcome = self._outcome(MessageRow.State.CANCELLED)
+        except Exception:  # a bug must still end the turn in a state a person understands
+            log.exception("turn %s failed unexpectedly", self.message_id)
+            outcome = self._outcome(MessageRow.State.FAILED, error={
+                "code": "internal_error", "message": "Something went wrong on our side while writing this reply.",
+                "retryable": True})
+        finally:
+            listener.cancel()
+            heartbeat.cancel()
+            if self.flush_handle:
+                self.flush_handle.cancel()
+            if outcome is not None:
+                await asyncio.shield(self._finish(outcome))
+            await events.runner_leave(self.message_id, channel)
+
+    # ----- upstream ------------------------------------------------------------------------
+
+    def _request(self, *, chained: bool) -> ResponsesRequest:
+        c = self.context
+        if chained and c.previous_response_id:
+            return ResponsesRequest(model=c.model, input=(Message("user", c.input_text),),
+                                    previous_response_id=c.previous_response_id, store=True,
+                                    reasoning_effort=c.reasoning_effort)
+        history = tuple(Message("assistant" if role == "assistant" else "user", text) for role, text in c.history)
+        return ResponsesRequest(model=c.model, input=history, store=True, reasoning_effort=c.reasoning_effort)
+
+    async def _stream(self) -> turns.TurnOutcome:
+        client = grok_client()
+        chained = bool(self.context.previous_response_id)
+        self.response_id = ""
+        while True:
+            stream = client.responses_stream(self._request(chained=chained))
+            try:
+                outcome = await self._consume(stream, chained)
+            finally:
+                await stream.aclose()
+            if outcome is not None:
+                return outcome
+            chained = False  # upstream forgot the earlier turns: send them all
+
+    async def _consume(self, stream, chained: bool) -> turns.TurnOutcome | None:
+        """Read one upstream stream; None means "retry without previous_response_id"."""
+        async for event in stream:
+            if isinstance(event, Started):
+                self.response_id = event.response_id
+            elif isinstance(event, TextDelta):
+                self._received(self.text, event.text)
+            elif isinstance(event, ReasoningDelta):
+                self._received(self.reasoning, event.text)
+            elif isinstance(event, Citation):
+                self.citations.append({"url": event.url, "title": event.title})
+            elif isinstance(event, Completed):
+                return self._outcome(MessageRow.State.COMPLETED, completed=event)
+            elif isinstance(event, Failed):
+                if chained and self._previous_is_gone(event.error):
+                    return None
+                return self._outcome(MessageRow.State.FAILED, error=_error_json(event.error),
+                                     status=event.error.status)
+        return self._outcome(MessageRow.State.FAILED, error={
+            "code": "stream_incomplete", "message": "Grok's reply ended unexpectedly.", "retryable": True})
+
+    def _previous_is_gone(self, error: GrokError) -> bool:
+        return error.status == 404 and not self.text and not self.reasoning
+
+    def _received(self, parts: list[str], piece: str) -> None:
+        if self.first_token is None:
+            self.first_token = time.monotonic()
+        parts.append(piece)
+        if self.flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self.flush_handle = loop.call_later(settings.TURN_FRAME_INTERVAL,
+                                                lambda: asyncio.ensure_future(self._flush()))
+
+    async def _flush(self) -> None:
+        """Publish what arrived since the last frame, and checkpoint about once a second."""
+        async with self.lock:
+            self.flush_handle = None
+            for kind, parts, attr in (("turn.reasoning", self.reasoning, "sent_reasoning"),
+                                      ("turn.delta", self.text, "sent_text")):
+                sent = getattr(self, attr)
+                if len(parts) > sent:
+                    piece = "".join(parts[sent:])
+                    setattr(self, attr, len(parts))
+                    self.seq += 1
+                    await events.publish({"type": kind, "conversation": self.context.conversation_id,
+                                          "seq": self.seq, "message": self.message_id, "text": piece})
+            now = time.monotonic()
+            if now - self.last_checkpoint >= settings.TURN_CHECKPOINT_INTERVAL:
+                self.last_checkpoint = now
+                await database_sync_to_async(turns.turn_checkpoint)(
+                    message_id=self.message_id, content="".join(self.text), reasoning="".join(self.reasoning))
+
+    # ----- control from any process ----------------------------------------------------------
+
+    async def _listen(self, channel: str) -> None:
+        while True:
+            message = await events.runner_receive(channel)
+            if message["type"] == "turn.cancel":
+                self._cancel()
+            elif message["type"] == "turn.snapshot_request":
+                async with self.lock:  # consistent with the frames already sent
+                    frame = {"type": "turn.snapshot", "conversation": self.context.conversation_id, "seq": self.seq,
+                             "message": self.message_id, "content": "".join(self.text[: self.sent_text]),
+                             "reasoning": "".join(self.reasoning[: self.sent_reasoning])}
+                await events.send_frame(message["reply_to"], frame)
+
+    def _cancel(self) -> None:
+        if self.stream_task is not None and not self.stream_task.done():
+            self.cancelled = True
+            self.stream_task.cancel()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            if await database_sync_to_async(turns.turn_heartbeat)(message_id=self.message_id):
+                self._cancel()  # a Stop whose layer message was lost still lands
+
+    # ----- the end ---------------------------------------------------------------------------
+
+    def _outcome(self, state: str, *, completed: Completed | None = None, error: dict | None = None,
+                 status: int | None = None) -> turns.TurnOutcome:
+        now = time.monotonic()
+        text = completed.text if completed and completed.text else "".join(self.text)
+        reasoning = completed.reasoning if completed and completed.reasoning else "".join(self.reasoning)
+        citations = [{"url": c.url, "title": c.title} for c in completed.citations] if completed else self.citations
+        return turns.TurnOutcome(
+            state=state, content=text, reasoning=reasoning, citations=citations,
+            usage=completed.usage if completed else None,
+            model=completed.model if completed else self.context.model,
+            response_id=(completed.response_id if completed else getattr(self, "response_id", "")) or "",
+            stored=completed is not None and completed.status == "completed",
+            error=error, ttft_ms=round((self.first_token - self.started) * 1000) if self.first_token else None,
+            latency_ms=round((now - self.started) * 1000), status_code=status if status else (200 if completed else None),
+        )
+
+    async def _finish(self, outcome: turns.TurnOutcome) -> None:
+        await self._flush()  # the last deltas go out before the end
+        async with self.lock:
+            self.seq += 1
+            frame = await database_sync_to_async(turns.turn_finish)(context=self.context, outcome=outcome,
+                                                                    seq=self.seq)
+        await events.publish(frame)
+
+
+def _error_json(error: GrokError) -> dict[str, Any]:
+    return {"code": error.code, "message": error.message, "retryable": error.retryable}
+
+
+__all__ = ["start", "RUNNING", "TurnRunner"]

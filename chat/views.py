@@ -1,0 +1,64 @@
+"""Pages: the chat (new or existing conversation), rename and delete. Thin: access helper, service, render."""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from . import catalog, conversations
+from .access import NotFound, conversation_get_for_user
+from .serializers import conversation_json
+from .turns import conversation_state
+
+
+def _conversation_or_404(request: HttpRequest, conversation_id: int):
+    try:
+        return conversation_get_for_user(request.user, conversation_id)
+    except NotFound:
+        raise Http404("No such conversation") from None
+
+
+def _page(request: HttpRequest, conversation=None) -> HttpResponse:
+    models = async_to_sync(catalog.language_models_or_none)()
+    state = conversation_state(conversation) if conversation else None
+    return render(request, "chat/chat.html", {
+        "conversation": conversation,
+        "conversations": conversations.conversation_list(user=request.user),
+        "boot": {
+            "conversation": conversation_json(conversation) if conversation else None,
+            "state": state,
+            "models": [catalog.model_as_json(m) for m in models or []],
+            "models_error": None if models is not None else "Grok's model list cannot be reached right now.",
+        },
+    })
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@login_required
+def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    return _page(request, _conversation_or_404(request, conversation_id))
+
+
+@login_required
+@require_POST
+def conversation_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    conversations.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
+    return redirect("chat:conversation", conversation_id=conversation.pk)
+
+
+@login_required
+@require_POST
+def conversation_delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversations.conversation_delete(conversation=_conversation_or_404(request, conversation_id))
+    return redirect("chat:home")
+
+
+__all__ = ["home", "conversation_page", "conversation_rename", "conversation_delete"]

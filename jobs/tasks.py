@@ -1,0 +1,10 @@
+"""Celery tasks: thin interfaces over services."""
+
+from celery import shared_task
+
+from chat.turns import turns_sweep_interrupted
+
+
+@shared_task
+def sweep_interrupted_turns() -> int:
+    return turns_sweep_interrupted()

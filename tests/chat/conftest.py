@@ -1,0 +1,121 @@
+"""The cast and the plumbing for chat tests: real ASGI app, real simulator, real database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Callable
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
+from django.test import Client
+
+
+@pytest.fixture(autouse=True)
+def grok_upstream(settings, simulator):
+    settings.GROK_BASE_URL = simulator.v1
+    settings.GROK_API_KEY = "xai-test"
+    cache.clear()
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="correct horse battery")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="correct horse battery")
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+class Socket:
+    """A browser-protocol websocket client on the real ASGI application."""
+
+    def __init__(self, user, origin: str = "http://localhost") -> None:
+        self.user, self.origin = user, origin
+        self.frames: list[dict[str, Any]] = []
+
+    async def connect(self) -> bool:
+        from channels.db import database_sync_to_async
+
+        from webapp.asgi import application
+
+        headers = [(b"host", b"localhost"), (b"origin", self.origin.encode())]
+        if self.user is not None:
+            cookie = await database_sync_to_async(session_cookie)(self.user)
+            headers.append((b"cookie", f"sessionid={cookie}".encode()))
+        self.comm = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+        connected, _ = await self.comm.connect()
+        return connected
+
+    async def send(self, frame: dict[str, Any] | str) -> None:
+        if isinstance(frame, str):
+            await self.comm.send_to(text_data=frame)
+        else:
+            await self.comm.send_json_to(frame)
+
+    async def until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15) -> dict[str, Any]:
+        """Read frames (keeping them all in ``frames``) until one matches."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"no matching frame; got {[f.get('type') for f in self.frames]}")
+            frame = json.loads(await self.comm.receive_from(timeout=remaining))
+            self.frames.append(frame)
+            if predicate(frame):
+                return frame
+
+    async def until_type(self, kind: str, timeout: float = 15) -> dict[str, Any]:
+        return await self.until(lambda f: f.get("type") == kind, timeout)
+
+    async def close(self) -> None:
+        await self.comm.disconnect()
+
+
+@pytest.fixture
+def socket_for():
+    sockets: list[Socket] = []
+
+    def make(user, origin: str = "http://localhost") -> Socket:
+        socket = Socket(user, origin)
+        sockets.append(socket)
+        return socket
+
+    return make
+
+
+def text_of(frames: list[dict[str, Any]], message_id: int) -> str:
+    """What a client following docs/protocol.md shows for a reply: the state's text, then
+    (while the reply runs) deltas buffered until the snapshot, then newer deltas only."""
+    content, last, buffering, buffered = "", -1, False, []
+    for frame in frames:
+        kind = frame.get("type")
+        if kind == "conversation.state":
+            for message in frame["messages"]:
+                if message["id"] == message_id:
+                    content = message["content"]
+                    # A pending reply has produced nothing yet: every delta is new.
+                    buffering = message["state"] == "streaming"
+        elif frame.get("message") != message_id:
+            continue
+        elif kind == "turn.snapshot":
+            content, last, buffering = frame["content"], frame["seq"], False
+            for delta in buffered:
+                if delta["seq"] > last:
+                    content, last = content + delta["text"], delta["seq"]
+            buffered = []
+        elif kind == "turn.delta":
+            if buffering:
+                buffered.append(frame)
+            elif frame["seq"] > last:
+                content, last = content + frame["text"], frame["seq"]
+    return content
