@@ -99,7 +99,12 @@ def text_of(frames: list[dict[str, Any]], message_id: int) -> str:
     content, last, buffering, buffered = "", -1, False, []
     for frame in frames:
         kind = frame.get("type")
+        if kind in ("turn.done", "turn.failed") and frame.get("message") == message_id and buffering:
+            # The reply ended before a snapshot came: what was buffered follows the state's text.
+            content += "".join(d["text"] for d in buffered if d["seq"] > last)
+            buffering, buffered = False, []
         if kind == "conversation.state":
+            last = frame["seq"]
             for message in frame["messages"]:
                 if message["id"] == message_id:
                     content = message["content"]
