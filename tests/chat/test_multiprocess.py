@@ -1,0 +1,144 @@
+"""The production shape: PostgreSQL, Redis and two daphne processes. A socket on process B
+follows a reply generated on process A from start to end, and a Stop sent through B stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+import pytest
+import websockets
+from django.conf import settings
+from django.db import connection
+
+from tests.conftest import free_port
+
+from .conftest import session_cookie, text_of
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")),
+                       reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL: the production shape"),
+]
+
+
+@pytest.fixture
+def web_processes(simulator, transactional_db):
+    """Two daphne processes on the test database, sharing Redis."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "XAI_API_KEY": "xai-test",
+        "XAI_BASE_URL": simulator.v1,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DB_CONN_MAX_AGE": "0",
+    }
+    processes, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        urls.append(f"127.0.0.1:{port}")
+    deadline = time.monotonic() + 30
+    for url in urls:
+        while True:
+            try:
+                if httpx.get(f"http://{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "daphne did not start"
+            time.sleep(0.1)
+    yield urls
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class Tab:
+    def __init__(self, host: str, cookie: str) -> None:
+        self.host, self.cookie = host, cookie
+        self.frames: list[dict] = []
+
+    async def __aenter__(self) -> "Tab":
+        self.ws = await websockets.connect(f"ws://{self.host}/ws/chat/", origin=f"http://{self.host}",
+                                           additional_headers={"Cookie": f"sessionid={self.cookie}"})
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+
+    async def send(self, frame: dict) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def until(self, predicate, timeout: float = 20) -> dict:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = json.loads(await self.ws.recv())
+                self.frames.append(frame)
+                if predicate(frame):
+                    return frame
+
+
+def kind(name: str):
+    return lambda frame: frame.get("type") == name
+
+
+def ended(frame: dict) -> bool:
+    return frame.get("type") in ("turn.done", "turn.failed")
+
+
+def start(text: str) -> dict:
+    return {"type": "turn.start", "client_id": str(uuid.uuid4()), "conversation": None, "parent": None,
+            "text": text, "model": "grok-4.3", "options": {}, "attachments": []}
+
+
+async def test_a_socket_on_process_b_follows_a_reply_generated_on_process_a(web_processes, alice):
+    from channels.db import database_sync_to_async
+
+    cookie = await database_sync_to_async(session_cookie)(alice)
+    a, b = web_processes
+    async with Tab(a, cookie) as on_a, Tab(b, cookie) as on_b:
+        await on_a.send(start("Across processes [[sim tokens=80 tps=50]]"))
+        created = await on_a.until(kind("conversation.created"))
+        await on_b.send({"type": "conversation.open", "conversation": created["conversation"], "after": None})
+        done_b = await on_b.until(ended)
+        done_a = await on_a.until(ended)
+
+    assert done_a["state"] == done_b["state"] == "completed"
+    assert done_b["content"] == done_a["content"]
+    assert done_b["content"].startswith("Reply to turn 1")
+    assert any(f["type"] == "turn.delta" for f in on_b.frames)  # it streamed live on B
+    assert text_of(on_b.frames, done_b["message"]) == done_b["content"]
+
+
+async def test_a_stop_sent_through_process_b_stops_the_reply_running_on_process_a(web_processes, alice):
+    from channels.db import database_sync_to_async
+
+    from chat.models import Message
+
+    cookie = await database_sync_to_async(session_cookie)(alice)
+    a, b = web_processes
+    async with Tab(a, cookie) as on_a, Tab(b, cookie) as on_b:
+        await on_a.send(start("Stop me from elsewhere [[sim tokens=600 tps=40]]"))
+        created = await on_a.until(kind("conversation.created"))
+        await on_b.send({"type": "conversation.open", "conversation": created["conversation"], "after": None})
+        state = await on_b.until(kind("conversation.state"))
+        await on_b.until(kind("turn.delta"))
+        await on_b.send({"type": "turn.cancel", "message": state["running"]})
+        done_b = await on_b.until(ended)
+        done_a = await on_a.until(ended)
+
+    assert done_a["state"] == done_b["state"] == "cancelled"
+    assert 0 < len(done_a["content"]) < 600 * 3
+    message = await Message.objects.aget(pk=state["running"])
+    assert message.state == "cancelled" and message.content == done_a["content"]
