@@ -51,6 +51,7 @@ class TurnRunner:
         self.seq = 0
         self.lock = asyncio.Lock()  # frames leave in seq order
         self.flush_handle: asyncio.TimerHandle | None = None
+        self.last_flush = 0.0
         self.last_checkpoint = 0.0
         self.started = time.monotonic()
         self.first_token: float | None = None
@@ -145,14 +146,17 @@ class TurnRunner:
             self.first_token = time.monotonic()
         parts.append(piece)
         if self.flush_handle is None:
+            # Leading edge: a token after a quiet spell goes out at once; a burst waits
+            # for the rest of the frame interval and leaves as one frame.
             loop = asyncio.get_running_loop()
-            self.flush_handle = loop.call_later(settings.TURN_FRAME_INTERVAL,
-                                                lambda: asyncio.ensure_future(self._flush()))
+            delay = max(0.0, self.last_flush + settings.TURN_FRAME_INTERVAL - loop.time())
+            self.flush_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush()))
 
     async def _flush(self) -> None:
         """Publish what arrived since the last frame, and checkpoint about once a second."""
         async with self.lock:
             self.flush_handle = None
+            self.last_flush = asyncio.get_running_loop().time()
             for kind, parts, attr in (("turn.reasoning", self.reasoning, "sent_reasoning"),
                                       ("turn.delta", self.text, "sent_text")):
                 sent = getattr(self, attr)
