@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SIM_PORT ?= 8090
 PORT ?= 8000
 
-.PHONY: install run test sim sim-bench clean
+.PHONY: install browser run test sim sim-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## Browser tests drive Debian's Chromium (never a downloaded one); install it when missing.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "chromium is not installed and this is not root: browser tests will be skipped"
+
 ## Serve the app on http://localhost:$(PORT) on embedded defaults (SQLite, in-process
 ## channel layer and jobs, the Grok simulator when no XAI_API_KEY is set).
 run: $(STAMP)
@@ -24,7 +30,7 @@ run: $(STAMP)
 	$(PY) manage.py serve --port $(PORT)
 
 ## Run every test (set DATABASE_URL and REDIS_URL for the production shape).
-test: $(STAMP)
+test: $(STAMP) browser
 	DB_CONN_MAX_AGE=0 $(PY) -m pytest
 
 ## Serve the Grok simulator on http://127.0.0.1:$(SIM_PORT)/v1

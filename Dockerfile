@@ -1,0 +1,48 @@
+# One image for every production process: daphne web processes (the default command),
+# the Celery worker and Celery beat (see docker-compose.yml). All configuration comes
+# from environment variables (.env.example lists them).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, in their own layer, so a code change does not reinstall them.
+# Every dependency ships wheels for linux/amd64 and arm64: no compiler is needed.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The project itself (no test extras). The build leaves build/ and *.egg-info behind.
+COPY . .
+RUN pip install --no-deps . \
+    && rm -rf build ./*.egg-info
+
+# settings.py finds templates/ and static/ next to the webapp package (BASE_DIR), so the
+# processes import the project from /app rather than from the copy in site-packages.
+ENV PYTHONPATH=/app \
+    DJANGO_SETTINGS_MODULE=webapp.settings \
+    DATA_DIR=/data
+
+# A non-root user; the code stays root-owned and read-only to it, only /data is writable.
+# /data/static is STATIC_ROOT: empty (whitenoise serves static/ through the finders), it
+# only has to exist so whitenoise does not warn at every start.
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app --shell /usr/sbin/nologin app \
+    && mkdir -p /data/static \
+    && chown -R app:app /data
+VOLUME ["/data"]
+USER app
+
+EXPOSE 8000
+
+# Liveness of a web process. Worker and beat containers disable it (docker-compose.yml).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "webapp.asgi:application"]

@@ -1,0 +1,132 @@
+"""A person in a real browser: sign in, send, watch the reply stream, stop, reload, second tab."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+REPLY = "[data-message-id] .reply"
+
+
+def send(page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_a_reply_streams_in_token_by_token_and_ends_with_usage(signed_in):
+    watched = signed_in()
+    page = watched.page
+    expect(page.locator("#simulator-banner")).to_contain_text("local Grok simulator")
+
+    send(page, "Hello **Grok** [[sim tokens=120 tps=40]]")
+
+    streaming = page.locator("[data-state=streaming] .reply")
+    expect(streaming).to_contain_text("Reply to turn 1", timeout=10_000)
+    partial = streaming.inner_text()
+    expect(page.get_by_role("button", name="Stop")).to_be_enabled()
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+    done = page.locator("[data-state=completed] .reply")
+    expect(done).to_have_count(1, timeout=15_000)
+    assert len(done.inner_text()) > len(partial)  # it grew while we watched
+    assert done.inner_text().startswith(partial.strip()[:20])
+    expect(page.locator("[data-state=completed] .usage")).to_contain_text(re.compile(r"\d+ tokens · \$0\.\d+"))
+    expect(page).to_have_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("#conversation-list")).to_contain_text("Hello **Grok**")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    assert watched.errors == []
+
+
+def test_shift_enter_is_a_new_line_and_enter_sends(signed_in):
+    page = signed_in().page
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("line one")
+    box.press("Shift+Enter")
+    box.type("line two [[sim tokens=3]]")
+    assert box.input_value() == "line one\nline two [[sim tokens=3]]"
+    box.press("Enter")
+    expect(page.locator("[data-state=completed] .reply")).to_have_count(1, timeout=10_000)
+    expect(box).to_have_value("")
+
+
+def test_stop_keeps_the_partial_reply(signed_in):
+    page = signed_in().page
+    send(page, "A long answer please [[sim tokens=400 tps=20]]")
+    expect(page.locator("[data-state=streaming] .reply")).to_contain_text("Reply to", timeout=10_000)
+
+    page.get_by_role("button", name="Stop").click()
+
+    cancelled = page.locator("[data-state=cancelled]")
+    expect(cancelled).to_have_count(1, timeout=10_000)
+    expect(cancelled.locator(".reply")).to_contain_text("Reply to")
+    expect(cancelled).to_contain_text("Stopped")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+
+
+def test_a_reload_mid_reply_shows_the_text_so_far_and_continues_without_gaps(signed_in):
+    watched = signed_in()
+    page = watched.page
+    send(page, "Keep going after a reload [[sim tokens=160 tps=30]]")
+    expect(page.locator("[data-state=streaming] .reply")).to_contain_text("Reply to", timeout=10_000)
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    before = page.locator("[data-state=streaming] .reply").inner_text()
+
+    page.reload()
+
+    seen = page.locator("[data-state=streaming] .reply, [data-state=completed] .reply").first
+    expect(seen).to_contain_text("Reply to", timeout=10_000)
+    done = page.locator("[data-state=completed] .reply")
+    expect(done).to_have_count(1, timeout=20_000)
+    final = done.inner_text()
+    assert final.startswith(before.strip())
+
+    # What the server stored is exactly what the reloaded page pieced together.
+    fresh = signed_in(page.context).page
+    fresh.goto(page.url)
+    expect(fresh.locator("[data-state=completed] .reply")).to_have_text(final)
+    assert watched.errors == []
+
+
+def test_a_second_tab_follows_the_same_reply_live(signed_in):
+    first = signed_in().page
+    send(first, "Two tabs [[sim tokens=150 tps=30]]")
+    first.wait_for_url(re.compile(r"/c/\d+/$"))
+
+    second = signed_in(first.context).page
+    second.goto(first.url)
+    expect(second.locator("[data-state=streaming] .reply")).to_contain_text("Reply to", timeout=10_000)
+
+    expect(first.locator("[data-state=completed] .reply")).to_have_count(1, timeout=20_000)
+    expect(second.locator("[data-state=completed] .reply")).to_have_count(1, timeout=20_000)
+    assert first.locator(REPLY).last.inner_text() == second.locator(REPLY).last.inner_text()
+
+
+def test_a_failed_reply_says_what_went_wrong_and_retry_answers_again(signed_in):
+    page = signed_in().page
+    send(page, "Flaky upstream [[sim fail=503 times=4]]")
+
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("temporarily unavailable", timeout=20_000)
+    page.get_by_role("button", name="Retry").click()
+
+    expect(page.locator("[data-state=completed] .reply")).to_contain_text("Reply to turn 1", timeout=20_000)
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_someone_elses_conversation_is_not_found(signed_in, browser, app_url):
+    page = signed_in().page
+    send(page, "Private [[sim tokens=3]]")
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+
+    context = browser.new_context()
+    bob = context.new_page()
+    bob.goto(app_url + "/accounts/login/")
+    bob.get_by_label("Username").fill("bob")
+    bob.get_by_label("Password").fill("correct horse battery")
+    bob.get_by_role("button", name="Sign in").click()
+    bob.wait_for_url(app_url + "/")
+    response = bob.goto(page.url)
+    assert response.status == 404
+    assert "Private" not in bob.content()
+    context.close()
