@@ -5,7 +5,7 @@ process, the simulator as upstream. N browser-protocol websocket clients each ru
 turn; every delta frame's receive time is compared with the simulator's send time of the
 last token it carries (from ``/sim/trace``), and the first frame with the first token's.
 The full benchmark (``make bench``) comes later; run this with
-``.venv/bin/python -m bench.relay_quick``.
+``.venv/bin/python -m bench.relay_quick [pubsub|redis]`` (the channel layer to use).
 """
 
 from __future__ import annotations
@@ -114,8 +114,9 @@ async def run(n: int, host: str, cookie: str, sim_url: str, env: dict) -> dict:
 
 
 async def main() -> None:
+    layer = sys.argv[1] if len(sys.argv) > 1 else "pubsub"
     sim_process, sim = start_simulator("--log-level", "error")
-    env = {**os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "XAI_API_KEY": "xai-bench",
+    env = {**os.environ, "CHANNEL_LAYER": layer, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "XAI_API_KEY": "xai-bench",
            "XAI_BASE_URL": sim.v1, "SECRET_KEY": "bench-" + uuid.uuid4().hex, "ALLOWED_HOSTS": "127.0.0.1"}
     cookie = prepare(env)
     port = free_port()
@@ -135,7 +136,7 @@ async def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "relay_quick.json").write_text(json.dumps(rows, indent=2) + "\n")
+        (RESULTS / f"relay_quick_{layer}.json").write_text(json.dumps(rows, indent=2) + "\n")
     finally:
         web.terminate()
         sim_process.terminate()

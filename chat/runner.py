@@ -96,12 +96,14 @@ class TurnRunner:
 
     def _request(self, *, chained: bool) -> ResponsesRequest:
         c = self.context
+        tools = ({"type": "web_search"},) if c.web_search else ()
         if chained and c.previous_response_id:
             return ResponsesRequest(model=c.model, input=(Message("user", c.input_text),),
                                     previous_response_id=c.previous_response_id, store=True,
-                                    reasoning_effort=c.reasoning_effort)
+                                    reasoning_effort=c.reasoning_effort, tools=tools)
         history = tuple(Message("assistant" if role == "assistant" else "user", text) for role, text in c.history)
-        return ResponsesRequest(model=c.model, input=history, store=True, reasoning_effort=c.reasoning_effort)
+        return ResponsesRequest(model=c.model, input=history, store=True, reasoning_effort=c.reasoning_effort,
+                                tools=tools)
 
     async def _stream(self) -> turns.TurnOutcome:
         client = grok_client()

@@ -49,6 +49,7 @@ class TurnContext:
     user_id: int
     model: str
     reasoning_effort: str | None
+    web_search: bool
     seq: int
     input_text: str
     previous_response_id: str | None
@@ -86,7 +87,18 @@ def _validate(*, text: Any, model: Any, options: Any, models: list[LanguageModel
     if effort is not None and effort not in chosen.reasoning_efforts:
         allowed = ", ".join(chosen.reasoning_efforts) or "none (this model sets its own)"
         raise TurnError("bad_reasoning_effort", f"{chosen.id} accepts reasoning effort: {allowed}.")
+    if not isinstance(options.get("web_search", False), bool):
+        raise TurnError("bad_options", "web_search must be true or false.")
     return text, chosen.id, effort
+
+
+def _turn_options(effort: str | None, options: dict) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    if effort:
+        kept["reasoning_effort"] = effort
+    if options.get("web_search"):
+        kept["web_search"] = True
+    return kept
 
 
 def _existing(user, client_id: uuid.UUID) -> TurnStarted | None:
@@ -124,7 +136,7 @@ def turn_start(*, user, client_id: Any, conversation_id: Any, parent_id: Any, te
                                               client_id=client_uuid, content=text, model=model_id)
         assistant = Message.objects.create(conversation=conversation, parent=user_message, model=model_id,
                                            role=Message.Role.ASSISTANT, state=Message.State.PENDING,
-                                           options={"reasoning_effort": effort} if effort else {})
+                                           options=_turn_options(effort, options))
         Conversation.objects.filter(pk=conversation.pk).update(model=model_id, updated_at=timezone.now())
         seq = _allocate_seq(conversation.pk, 2 if created else 1)
         if created:
@@ -191,6 +203,7 @@ def turn_claim(*, message_id: int) -> TurnContext | None:
     return TurnContext(
         message_id=message.pk, conversation_id=message.conversation_id, user_id=message.conversation.owner_id,
         model=message.model, reasoning_effort=(message.options or {}).get("reasoning_effort"),
+        web_search=bool((message.options or {}).get("web_search")),
         seq=message.conversation.last_seq, input_text=user_message.content,
         previous_response_id=previous.upstream_response_id if usable else None, history=history,
     )

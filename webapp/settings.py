@@ -136,12 +136,16 @@ else:
     }
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
 
+CHANNEL_LAYER = env_str("CHANNEL_LAYER", "pubsub")
+if CHANNEL_LAYER not in ("pubsub", "redis"):
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be 'pubsub' or 'redis', not {CHANNEL_LAYER!r}")
 if REDIS_URL:
     # The Pub/Sub layer relays several times more frames per second than the default
-    # Redis layer on this kind of machine (see bench/ and the perf anchors).
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    # Redis layer on this kind of machine (bench/results/relay_quick*.json); the other
+    # stays selectable to measure it.
+    backend = "channels_redis.pubsub.RedisPubSubChannelLayer" if CHANNEL_LAYER == "pubsub" \
+        else "channels_redis.core.RedisChannelLayer"
+    CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

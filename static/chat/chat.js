@@ -302,6 +302,7 @@ const choice = setupModelPicker({
   select: byId("model"),
   effort: byId("effort"),
   effortLabel: byId("effort-label"),
+  webSearch: byId("web-search"),
   info: modelInfo,
 });
 if (boot.models_error) {

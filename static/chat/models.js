@@ -16,7 +16,7 @@ function describe(model) {
  * Fill #model and #effort from the boot catalog.
  * Returns `choice()`: the model id and options a turn.start should carry.
  */
-export function setupModelPicker({ models, preferred, select, effort, effortLabel, info }) {
+export function setupModelPicker({ models, preferred, select, effort, effortLabel, info, webSearch }) {
   const byId = new Map(models.map((m) => [m.id, m]));
   for (const model of models) {
     const option = document.createElement("option");
@@ -52,6 +52,7 @@ export function setupModelPicker({ models, preferred, select, effort, effortLabe
 
   return function choice() {
     const options = effort.hidden || !effort.value ? {} : { reasoning_effort: effort.value };
+    if (webSearch?.checked) options.web_search = true;
     return { model: select.value, options };
   };
 }

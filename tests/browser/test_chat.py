@@ -130,3 +130,15 @@ def test_someone_elses_conversation_is_not_found(signed_in, browser, app_url):
     assert response.status == 404
     assert "Private" not in bob.content()
     context.close()
+
+
+def test_web_search_sources_show_as_links(signed_in):
+    page = signed_in().page
+    page.get_by_label("Search the web").check()
+    send(page, "Search for news [[sim tokens=10]]")
+
+    sources = page.locator("[data-state=completed]").get_by_role("list", name="Sources")
+    expect(sources.get_by_role("link")).to_have_count(3, timeout=15_000)
+    href = sources.get_by_role("link").first.get_attribute("href")
+    assert href.startswith("https://example.com/grok-sim/")
+    assert sources.get_by_role("link").first.get_attribute("rel") == "noopener noreferrer nofollow"

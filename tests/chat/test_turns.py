@@ -21,6 +21,7 @@ def start(text: str, conversation: int | None = None, client_id: str | None = No
             "parent": None, "text": text, "model": MODEL, "options": {}, "attachments": [], **extra}
 
 
+
 def is_end(frame: dict) -> bool:
     return frame.get("type") in ("turn.done", "turn.failed")
 
@@ -218,4 +219,18 @@ async def test_an_interrupted_turn_is_swept_and_its_followers_told(alice, socket
     assert failed["state"] == "interrupted" and failed["content"] == "half a rep"
     assert "Press Retry" in failed["error"]["message"]
     assert (await Message.objects.aget(pk=stale.pk)).state == "interrupted"
+    await socket.close()
+
+
+async def test_web_search_citations_arrive_with_the_reply(alice, socket_for):
+    socket = socket_for(alice)
+    await socket.connect()
+    await socket.send(start("What is new? [[sim tokens=10]]", options={"web_search": True}))
+    done = await socket.until(is_end)
+
+    assert done["state"] == "completed"
+    assert len(done["citations"]) == 3
+    assert all(c["url"].startswith("https://example.com/grok-sim/") for c in done["citations"])
+    message = await Message.objects.aget(pk=done["message"])
+    assert message.citations == done["citations"]
     await socket.close()
