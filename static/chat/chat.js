@@ -361,3 +361,4 @@ window.addEventListener("popstate", () => location.reload());
 if (boot.state) onState(boot.state);
 else drawThread();
 if (!socket.isOpen) setStatus("Connecting…", { connection: true });
+refreshControls(); // Send starts disabled in the page until this module is ready

@@ -83,6 +83,13 @@ def browser():
         browser.close()
 
 
+def ready(page) -> None:
+    """The page's module has loaded: Send is disabled in the HTML until it has."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("button", name="Send")).to_be_enabled(timeout=10_000)
+
+
 class Watched:
     """A page with what it did on the side: console errors, page errors, requests."""
 
@@ -109,6 +116,7 @@ def signed_in(browser, app_url):
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url(app_url + "/")
+            ready(page)
         else:
             page = context.new_page()
         return Watched(page)
