@@ -23,7 +23,7 @@ import httpx
 import websockets
 
 from chat.grok.simulator.tokenizer import tokenize
-from tests.conftest import free_port, start_simulator
+from tests.conftest import free_port, start_simulator, wait_until_up
 
 DB = "grokchat_bench"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB}"
@@ -124,12 +124,7 @@ async def main() -> None:
                             "webapp.asgi:application"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     host = f"127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://{host}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_up(f"http://{host}/healthz", web, "daphne")
         rows = []
         for n in (1, 10, 50):
             row = await run(n, host, cookie, sim.url, env)

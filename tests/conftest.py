@@ -37,6 +37,21 @@ class Simulator:
         return httpx.get(f"{self.url}/sim/trace/{trace_id}").json()
 
 
+def wait_until_up(url: str, process: subprocess.Popen, what: str, timeout: float = 30) -> None:
+    """Poll ``url`` until it answers 200; fail if ``process`` dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
+
+
 def start_simulator(*args: str) -> tuple[subprocess.Popen, Simulator]:
     port = free_port()
     process = subprocess.Popen(
@@ -44,15 +59,8 @@ def start_simulator(*args: str) -> tuple[subprocess.Popen, Simulator]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     sim = Simulator(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(sim.url + "/sim/health", timeout=1).status_code == 200:
-                return process, sim
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the simulator did not start")
+    wait_until_up(sim.url + "/sim/health", process, "the simulator")
+    return process, sim
 
 
 @pytest.fixture(scope="session")

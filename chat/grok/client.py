@@ -21,7 +21,7 @@ from .errors import GrokError, error_from_http, is_error_body, transport_error
 from .events import Completed, Event, Failed
 from .models import ImageModel, LanguageModel
 from .parsing import ChatStreamParser, ResponsesStreamParser, completed_from_chat, completed_from_response
-from .providers import Provider, ProviderConfig
+from .providers import ProviderConfig
 from .requests import ChatRequest, ImageRequest, ResponsesRequest
 from .retry import RetryPolicy
 from .usage import Usage

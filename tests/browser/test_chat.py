@@ -6,8 +6,6 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import ready
-
 REPLY = "[data-message-id] .reply"
 
 

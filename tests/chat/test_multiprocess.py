@@ -8,16 +8,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 
-import httpx
 import pytest
 import websockets
 from django.conf import settings
 from django.db import connection
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_up
 
 from .conftest import session_cookie, text_of
 
@@ -48,16 +46,8 @@ def web_processes(simulator, transactional_db):
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         urls.append(f"127.0.0.1:{port}")
-    deadline = time.monotonic() + 30
-    for url in urls:
-        while True:
-            try:
-                if httpx.get(f"http://{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "daphne did not start"
-            time.sleep(0.1)
+    for url, process in zip(urls, processes):
+        wait_until_up(f"http://{url}/healthz", process, "daphne")
     yield urls
     for process in processes:
         process.terminate()
