@@ -91,3 +91,9 @@ def test_someone_elses_conversation_is_simply_not_found(alice_client, bob):
     assert alice_client.post(f"/c/{theirs.pk}/delete").status_code == 404
     theirs.refresh_from_db()
     assert theirs.title == "bob's plans" and theirs.deleted_at is None
+
+
+def test_signing_out_ends_the_session(alice_client):
+    response = alice_client.post("/accounts/logout/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert alice_client.get("/").status_code == 302
