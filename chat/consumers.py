@@ -3,6 +3,7 @@ call one service, send. No ORM writes here."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -42,6 +43,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error(NOT_FOUND["code"], NOT_FOUND["message"], content)
         except turns.TurnError as error:
             await self._error(error.code, error.message, content)
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        # Compact: a delta frame is mostly envelope, and every byte goes out per frame.
+        return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
     async def decode_json(self, text_data: str) -> Any:
         try:

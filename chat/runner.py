@@ -1,8 +1,8 @@
 """Streams one turn from Grok in an asyncio task of the web process, detached from any socket.
 
-Deltas are coalesced into frames of about 30 ms, partial text is checkpointed about once
-a second (never per token), and the runner answers cancel and snapshot requests that
-reach it through its turn group from any web process.
+Deltas are coalesced into frames of about 30 ms; the process's checkpointer writes the
+partial text about once a second (never per token); the runner answers cancel and
+snapshot requests that reach it through its turn group from any web process.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ from django.conf import settings
 from chat.grok import (Citation, Completed, Failed, GrokError, Message, ReasoningDelta, ResponsesRequest, Started,
                        TextDelta)
 
-from . import events, turns
+from . import checkpoints, events, turns
 from .models import Message as MessageRow
 from .upstream import grok_client
 
 log = logging.getLogger(__name__)
 
 RUNNING: dict[int, asyncio.Task] = {}
-HEARTBEAT_SECONDS = 5.0
 
 
 async def start(message_id: int) -> None:
@@ -52,7 +51,7 @@ class TurnRunner:
         self.lock = asyncio.Lock()  # frames leave in seq order
         self.flush_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
-        self.last_checkpoint = 0.0
+        self.checkpointed = (0, 0)
         self.started = time.monotonic()
         self.first_token: float | None = None
         self.cancelled = False
@@ -69,7 +68,7 @@ class TurnRunner:
         self.context = context
         self.seq = context.seq
         listener = asyncio.create_task(self._listen(channel))
-        heartbeat = asyncio.create_task(self._heartbeat())
+        checkpoints.register(self)
         outcome: turns.TurnOutcome | None = None
         try:
             self.stream_task = asyncio.create_task(self._stream())
@@ -85,7 +84,7 @@ class TurnRunner:
                 "retryable": True})
         finally:
             listener.cancel()
-            heartbeat.cancel()
+            checkpoints.unregister(self)
             if self.flush_handle:
                 self.flush_handle.cancel()
             if outcome is not None:
@@ -168,11 +167,6 @@ class TurnRunner:
                     self.seq += 1
                     await events.publish({"type": kind, "conversation": self.context.conversation_id,
                                           "seq": self.seq, "message": self.message_id, "text": piece})
-            now = time.monotonic()
-            if now - self.last_checkpoint >= settings.TURN_CHECKPOINT_INTERVAL:
-                self.last_checkpoint = now
-                await database_sync_to_async(turns.turn_checkpoint)(
-                    message_id=self.message_id, content="".join(self.text), reasoning="".join(self.reasoning))
 
     # ----- control from any process ----------------------------------------------------------
 
@@ -180,7 +174,7 @@ class TurnRunner:
         while True:
             message = await events.runner_receive(channel)
             if message["type"] == "turn.cancel":
-                self._cancel()
+                self.cancel()
             elif message["type"] == "turn.snapshot_request":
                 async with self.lock:  # consistent with the frames already sent
                     frame = {"type": "turn.snapshot", "conversation": self.context.conversation_id, "seq": self.seq,
@@ -188,16 +182,18 @@ class TurnRunner:
                              "reasoning": "".join(self.reasoning[: self.sent_reasoning])}
                 await events.send_frame(message["reply_to"], frame)
 
-    def _cancel(self) -> None:
+    def cancel(self) -> None:
         if self.stream_task is not None and not self.stream_task.done():
             self.cancelled = True
             self.stream_task.cancel()
 
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            if await database_sync_to_async(turns.turn_heartbeat)(message_id=self.message_id):
-                self._cancel()  # a Stop whose layer message was lost still lands
+    def checkpoint_text(self) -> tuple[str, str] | None:
+        """For the process's checkpointer: the text so far, if it grew since last time."""
+        size = (len(self.text), len(self.reasoning))
+        if size == self.checkpointed:
+            return None
+        self.checkpointed = size
+        return "".join(self.text), "".join(self.reasoning)
 
     # ----- the end ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, TextField, Value, When
 from django.utils import timezone
 
 from chat.grok import LanguageModel, Usage
@@ -220,15 +220,23 @@ def _branch(message: Message) -> list[Message]:
     return path[::-1]
 
 
-def turn_checkpoint(*, message_id: int, content: str, reasoning: str) -> None:
-    Message.objects.filter(pk=message_id, state=Message.State.STREAMING).update(
-        content=content, reasoning=reasoning, heartbeat_at=timezone.now())
-
-
-def turn_heartbeat(*, message_id: int) -> bool:
-    """Keep the turn alive; returns True if a cancel was requested through the database."""
-    Message.objects.filter(pk=message_id, state=Message.State.STREAMING).update(heartbeat_at=timezone.now())
-    return Message.objects.filter(pk=message_id, cancel_requested=True).exists()
+def turns_checkpoint(*, texts: dict[int, tuple[str, str]], alive: list[int]) -> set[int]:
+    """Partial text of many running turns in one statement, and a heartbeat for all of
+    ``alive``; returns those whose Stop was requested through the database."""
+    now = timezone.now()
+    streaming = Message.objects.filter(state=Message.State.STREAMING)
+    with transaction.atomic():
+        if texts:
+            streaming.filter(pk__in=texts).update(
+                content=Case(*(When(pk=pk, then=Value(c)) for pk, (c, _) in texts.items()),
+                             output_field=TextField()),
+                reasoning=Case(*(When(pk=pk, then=Value(r)) for pk, (_, r) in texts.items()),
+                               output_field=TextField()),
+                heartbeat_at=now)
+        idle = [pk for pk in alive if pk not in texts]
+        if idle:
+            streaming.filter(pk__in=idle).update(heartbeat_at=now)
+    return set(Message.objects.filter(pk__in=alive, cancel_requested=True).values_list("pk", flat=True))
 
 
 @dataclass
@@ -337,5 +345,5 @@ def conversation_state(conversation: Conversation) -> dict[str, Any]:
 
 
 __all__ = ["TurnError", "TurnStarted", "TurnContext", "TurnOutcome", "turn_start", "turn_retry", "turn_claim",
-           "turn_checkpoint", "turn_heartbeat", "turn_finish", "turn_cancel", "turns_sweep_interrupted",
+           "turns_checkpoint", "turn_finish", "turn_cancel", "turns_sweep_interrupted",
            "conversation_state", "conversation_json"]

@@ -234,3 +234,21 @@ async def test_web_search_citations_arrive_with_the_reply(alice, socket_for):
     message = await Message.objects.aget(pk=done["message"])
     assert message.citations == done["citations"]
     await socket.close()
+
+
+async def test_partial_text_is_checkpointed_about_once_a_second_while_streaming(alice, socket_for):
+    import asyncio
+
+    socket = socket_for(alice)
+    await socket.connect()
+    await socket.send(start("Checkpoint me [[sim tokens=300 tps=40]]"))
+    state = await socket.until_type("conversation.state")
+    await asyncio.sleep(2.5)
+
+    during = await Message.objects.aget(pk=state["running"])
+    assert during.state == "streaming"
+    assert during.content.startswith("Reply to turn 1") and during.heartbeat_at is not None
+    await socket.send({"type": "turn.cancel", "message": during.pk})
+    done = await socket.until(is_end)
+    assert done["content"].startswith(during.content)
+    await socket.close()
