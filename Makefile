@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SIM_PORT ?= 8090
 PORT ?= 8000
 
-.PHONY: install browser run test sim sim-bench clean
+.PHONY: install browser services run test bench sim sim-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ install: $(STAMP)
 
 ## Browser tests drive Debian's Chromium (never a downloaded one); install it when missing.
 browser:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
 	  echo "chromium is not installed and this is not root: browser tests will be skipped"
 
@@ -32,6 +32,15 @@ run: $(STAMP)
 ## Run every test (set DATABASE_URL and REDIS_URL for the production shape).
 test: $(STAMP) browser
 	DB_CONN_MAX_AGE=0 $(PY) -m pytest
+
+## PostgreSQL and Redis running (started when they are not).
+services:
+	bash scripts/services.sh
+
+## What the app adds to Grok's latency at 1 to 500 streams, both shapes (bench/results/).
+bench: $(STAMP) services
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) -m bench.run
 
 ## Serve the Grok simulator on http://127.0.0.1:$(SIM_PORT)/v1
 sim: $(STAMP)

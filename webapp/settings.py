@@ -141,7 +141,7 @@ if CHANNEL_LAYER not in ("pubsub", "redis"):
     raise ImproperlyConfigured(f"CHANNEL_LAYER must be 'pubsub' or 'redis', not {CHANNEL_LAYER!r}")
 if REDIS_URL:
     # The Pub/Sub layer relays several times more frames per second than the default
-    # Redis layer on this kind of machine (bench/results/relay_quick*.json); the other
+    # Redis layer on this kind of machine (bench/results/channel_layers.md); the other
     # stays selectable to measure it.
     backend = "channels_redis.pubsub.RedisPubSubChannelLayer" if CHANNEL_LAYER == "pubsub" \
         else "channels_redis.core.RedisChannelLayer"
