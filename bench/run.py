@@ -119,9 +119,9 @@ class App:
         return int(out.strip() or 0)
 
 
-def app_env(mode: str, sim_url: str, data_dir: str) -> dict:
+def app_env(mode: str, sim_url: str, data_dir: str, layer: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "XAI_API_KEY")}
-    env.update({"XAI_API_KEY": "xai-bench", "XAI_BASE_URL": sim_url + "/v1", "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+    env.update({"CHANNEL_LAYER": layer, "XAI_API_KEY": "xai-bench", "XAI_BASE_URL": sim_url + "/v1", "SECRET_KEY": "bench-" + uuid.uuid4().hex,
                 "ALLOWED_HOSTS": "127.0.0.1", "DATA_DIR": data_dir, "LOG_LEVEL": "ERROR"})
     if mode == "production":
         env.update({"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
@@ -285,9 +285,9 @@ async def run_step(app: App, sim_url: str, n: int, cookies: list[str]) -> dict:
     return row
 
 
-async def run_mode(mode: str, steps: list[int], sim_url: str) -> list[dict]:
+async def run_mode(mode: str, steps: list[int], sim_url: str, layer: str = "pubsub") -> list[dict]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as data_dir:
-        app = App(mode, app_env(mode, sim_url, data_dir))
+        app = App(mode, app_env(mode, sim_url, data_dir, layer))
         app.start()
         rows = []
         try:
@@ -373,6 +373,8 @@ async def main() -> None:
     parser.add_argument("--single-steps", default="1,10,50,100,200")
     parser.add_argument("--modes", default="production,single")
     parser.add_argument("--name", default="bench")
+    parser.add_argument("--layer", default="pubsub", choices=["pubsub", "redis"],
+                        help="channel layer on Redis in the production shape")
     args = parser.parse_args()
     # Hundreds of sockets on each side: the server processes inherit the raised limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -382,7 +384,7 @@ async def main() -> None:
     try:
         for mode in args.modes.split(","):
             steps = args.steps if mode == "production" else args.single_steps
-            rows += await run_mode(mode, [int(n) for n in steps.split(",")], sim.url)
+            rows += await run_mode(mode, [int(n) for n in steps.split(",")], sim.url, args.layer)
     finally:
         sim_process.terminate()
     write_results(rows, args.name)

@@ -12,32 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from bench.run import machine as describe_machine
+from bench.run import cpu_seconds, percentile
 from tests.conftest import start_simulator
 
 TOKENS, TPS, TTFT_MS = 200, 50, 300
 LATENESS_BOUND_MS = 50.0
 STEPS = (50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500)
 RESULTS = Path(__file__).parent / "results"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def one_stream(host: str, port: int, index: int) -> tuple[str, int, list[int]]:
@@ -115,7 +102,7 @@ async def main() -> None:
         process.terminate()
         process.wait(timeout=10)
     sustained = max((r["streams"] for r in rows if r["sustained"]), default=0)
-    machine = f"{platform.node()} · {os.cpu_count()} CPUs · Python {sys.version.split()[0]} · {platform.platform()}"
+    machine = describe_machine()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "sim_capacity.json").write_text(json.dumps({"machine": machine, "rows": rows,
                                                            "sustained_streams": sustained}, indent=2) + "\n")
