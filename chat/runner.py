@@ -133,6 +133,9 @@ class TurnRunner:
                 return self._outcome(MessageRow.State.COMPLETED, completed=event)
             elif isinstance(event, Failed):
                 if chained and self._previous_is_gone(event.error):
+                    await database_sync_to_async(turns.usage_record_failed_request)(
+                        context=self.context, status=event.error.status, code=event.error.code,
+                        latency_ms=round((time.monotonic() - self.started) * 1000))
                     return None
                 return self._outcome(MessageRow.State.FAILED, error=_error_json(event.error),
                                      status=event.error.status)

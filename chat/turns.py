@@ -264,6 +264,15 @@ def usage_json(usage: Usage | None) -> dict[str, Any] | None:
             "cost_usd": str(usage.cost_usd) if usage.cost_usd is not None else None}
 
 
+def usage_record_failed_request(*, context: TurnContext, status: int | None, code: str, latency_ms: int) -> None:
+    """An upstream request that failed before the turn ended (and was followed by another)."""
+    from webapp.accounts.models import UsageRecord
+
+    UsageRecord.objects.create(user_id=context.user_id, conversation_id=context.conversation_id,
+                               message_id=context.message_id, model=context.model, endpoint="responses",
+                               latency_ms=latency_ms, status_code=status, error_type=code)
+
+
 def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> dict[str, Any]:
     """Record the end of a turn and its usage; returns the frame to publish after commit."""
     from webapp.accounts.models import UsageRecord
@@ -345,5 +354,5 @@ def conversation_state(conversation: Conversation) -> dict[str, Any]:
 
 
 __all__ = ["TurnError", "TurnStarted", "TurnContext", "TurnOutcome", "turn_start", "turn_retry", "turn_claim",
-           "turns_checkpoint", "turn_finish", "turn_cancel", "turns_sweep_interrupted",
+           "turns_checkpoint", "turn_finish", "usage_record_failed_request", "turn_cancel", "turns_sweep_interrupted",
            "conversation_state", "conversation_json"]

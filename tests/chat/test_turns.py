@@ -156,6 +156,10 @@ async def test_when_upstream_forgot_the_previous_response_the_full_history_is_se
     assert second["state"] == "completed"
     assert second["content"].startswith("Reply to turn 2")
     assert second["usage"]["cached_input_tokens"] == 0
+    # Two upstream requests, two usage records: the refused chain and the full history.
+    records = [r async for r in UsageRecord.objects.filter(message_id=second["message"]).order_by("id")]
+    assert [r.status_code for r in records] == [404, 200]
+    assert records[0].output_tokens == 0 and records[1].output_tokens == 8
     await socket.close()
 
 
