@@ -61,11 +61,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             reply["client_id"] = frame["client_id"]
         await self.send_json(reply)
 
-    async def _follow(self, conversation_id: int) -> None:
-        """Join the conversation's group, then send its state and ask a running turn for its text so far."""
+    async def _join(self, conversation_id: int) -> None:
         if conversation_id not in self.following:
             await events.follow(conversation_id, self.channel_name)
             self.following.add(conversation_id)
+
+    async def _follow(self, conversation_id: int) -> None:
+        """Join the conversation's group, then send its state and ask a running turn for its text so far."""
+        await self._join(conversation_id)
         conversation = await database_sync_to_async(conversation_get_for_user)(self.user, conversation_id)
         state = await database_sync_to_async(turns.conversation_state)(conversation)
         await self.send_json(state)
@@ -80,9 +83,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         conversation_id = frame.get("conversation")
         if conversation_id is not None:
             conversation = await database_sync_to_async(conversation_get_for_user)(self.user, conversation_id)
-            if conversation.pk not in self.following:
-                await events.follow(conversation.pk, self.channel_name)
-                self.following.add(conversation.pk)
+            await self._join(conversation.pk)
         models = await catalog.language_models_or_none()
         started = await database_sync_to_async(turns.turn_start)(
             user=self.user, client_id=frame.get("client_id"), conversation_id=conversation_id,

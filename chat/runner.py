@@ -56,6 +56,7 @@ class TurnRunner:
         self.first_token: float | None = None
         self.cancelled = False
         self.stream_task: asyncio.Task | None = None
+        self.response_id = ""
 
     async def run(self) -> None:
         # Subscribe before claiming, so a snapshot request from a socket that saw the turn
@@ -107,7 +108,6 @@ class TurnRunner:
     async def _stream(self) -> turns.TurnOutcome:
         client = grok_client()
         chained = bool(self.context.previous_response_id)
-        self.response_id = ""
         while True:
             stream = client.responses_stream(self._request(chained=chained))
             try:
@@ -210,7 +210,7 @@ class TurnRunner:
             state=state, content=text, reasoning=reasoning, citations=citations,
             usage=completed.usage if completed else None,
             model=completed.model if completed else self.context.model,
-            response_id=(completed.response_id if completed else getattr(self, "response_id", "")) or "",
+            response_id=(completed.response_id if completed else self.response_id) or "",
             stored=completed is not None and completed.status == "completed",
             error=error, ttft_ms=round((self.first_token - self.started) * 1000) if self.first_token else None,
             latency_ms=round((now - self.started) * 1000), status_code=status if status else (200 if completed else None),

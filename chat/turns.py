@@ -11,7 +11,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, TextField, Value, When
+from django.db.models import Case, F, Q, TextField, Value, When
 from django.utils import timezone
 
 from chat.grok import LanguageModel, Usage
@@ -20,7 +20,7 @@ from . import events
 from .access import conversation_get_for_user, message_get_for_user
 from .catalog import find_model
 from .models import Conversation, Message
-from .serializers import conversation_json, message_json
+from .serializers import message_json
 
 
 class TurnError(Exception):
@@ -325,10 +325,8 @@ INTERRUPTED_ERROR = {
 def turns_sweep_interrupted() -> int:
     """Turns whose runner stopped sending heartbeats (its process died) become ``interrupted``."""
     cutoff = timezone.now() - timedelta(seconds=settings.TURN_STALE_AFTER)
-    stale = list(Message.objects.filter(state__in=Message.RUNNING, heartbeat_at__lt=cutoff)
-                 .values_list("pk", "conversation_id")) + \
-        list(Message.objects.filter(state__in=Message.RUNNING, heartbeat_at__isnull=True, created_at__lt=cutoff)
-             .values_list("pk", "conversation_id"))
+    silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    stale = Message.objects.filter(silent, state__in=Message.RUNNING).values_list("pk", "conversation_id")
     swept = 0
     for message_id, conversation_id in stale:
         with transaction.atomic():
@@ -352,7 +350,3 @@ def conversation_state(conversation: Conversation) -> dict[str, Any]:
     return {"type": "conversation.state", "conversation": conversation.pk, "seq": conversation.last_seq,
             "title": conversation.title, "messages": [message_json(m) for m in messages], "running": running}
 
-
-__all__ = ["TurnError", "TurnStarted", "TurnContext", "TurnOutcome", "turn_start", "turn_retry", "turn_claim",
-           "turns_checkpoint", "turn_finish", "usage_record_failed_request", "turn_cancel", "turns_sweep_interrupted",
-           "conversation_state", "conversation_json"]
