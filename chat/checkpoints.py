@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 class Checkpointed(Protocol):
     message_id: int
 
-    def checkpoint_text(self) -> tuple[str, str] | None:
-        """(content, reasoning) if new text arrived since the last call, else None."""
+    def checkpoint_text(self) -> tuple[str, str, int] | None:
+        """(content, reasoning, seq) if new text went out since the last call, else None."""
 
     def cancel(self) -> None: ...
 

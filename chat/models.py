@@ -45,6 +45,8 @@ class Message(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices)
     client_id = models.UUIDField(null=True, blank=True, unique=True)
     content = models.TextField(blank=True)
+    # While a reply runs, the seq its checkpointed content and reasoning are exact as of.
+    content_seq = models.BigIntegerField(default=0)
     reasoning = models.TextField(blank=True)
     citations = models.JSONField(default=list, blank=True)
     model = models.CharField(max_length=100, blank=True)

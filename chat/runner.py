@@ -190,13 +190,15 @@ class TurnRunner:
             self.cancelled = True
             self.stream_task.cancel()
 
-    def checkpoint_text(self) -> tuple[str, str] | None:
-        """For the process's checkpointer: the text so far, if it grew since last time."""
-        size = (len(self.text), len(self.reasoning))
+    def checkpoint_text(self) -> tuple[str, str, int] | None:
+        """For the process's checkpointer: the text published so far and the seq it is
+        exact as of (so a client resuming from it skips the deltas it already holds),
+        if it grew since last time."""
+        size = (self.sent_text, self.sent_reasoning)
         if size == self.checkpointed:
             return None
         self.checkpointed = size
-        return "".join(self.text), "".join(self.reasoning)
+        return "".join(self.text[: self.sent_text]), "".join(self.reasoning[: self.sent_reasoning]), self.seq
 
     # ----- the end ---------------------------------------------------------------------------
 

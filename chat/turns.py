@@ -11,7 +11,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, TextField, Value, When
+from django.db.models import BigIntegerField, Case, F, Q, TextField, Value, When
 from django.utils import timezone
 
 from chat.grok import LanguageModel, Usage
@@ -220,7 +220,7 @@ def _branch(message: Message) -> list[Message]:
     return path[::-1]
 
 
-def turns_checkpoint(*, texts: dict[int, tuple[str, str]], alive: list[int]) -> set[int]:
+def turns_checkpoint(*, texts: dict[int, tuple[str, str, int]], alive: list[int]) -> set[int]:
     """Partial text of many running turns in one statement, and a heartbeat for all of
     ``alive``; returns those whose Stop was requested through the database."""
     now = timezone.now()
@@ -228,10 +228,12 @@ def turns_checkpoint(*, texts: dict[int, tuple[str, str]], alive: list[int]) -> 
     with transaction.atomic():
         if texts:
             streaming.filter(pk__in=texts).update(
-                content=Case(*(When(pk=pk, then=Value(c)) for pk, (c, _) in texts.items()),
+                content=Case(*(When(pk=pk, then=Value(c)) for pk, (c, _, _) in texts.items()),
                              output_field=TextField()),
-                reasoning=Case(*(When(pk=pk, then=Value(r)) for pk, (_, r) in texts.items()),
+                reasoning=Case(*(When(pk=pk, then=Value(r)) for pk, (_, r, _) in texts.items()),
                                output_field=TextField()),
+                content_seq=Case(*(When(pk=pk, then=Value(q)) for pk, (_, _, q) in texts.items()),
+                                 output_field=BigIntegerField()),
                 heartbeat_at=now)
         idle = [pk for pk in alive if pk not in texts]
         if idle:
@@ -282,7 +284,7 @@ def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> dict
             state=outcome.state, content=outcome.content, reasoning=outcome.reasoning, citations=outcome.citations,
             usage=usage_json(outcome.usage), error=outcome.error, upstream_response_id=outcome.response_id,
             stored_upstream=outcome.stored, ttft_ms=outcome.ttft_ms, latency_ms=outcome.latency_ms,
-            heartbeat_at=timezone.now(),
+            heartbeat_at=timezone.now(), content_seq=seq,
         )
         Conversation.objects.filter(pk=context.conversation_id).update(last_seq=seq, updated_at=timezone.now())
         usage = outcome.usage or Usage()
@@ -347,6 +349,9 @@ def turns_sweep_interrupted() -> int:
 def conversation_state(conversation: Conversation) -> dict[str, Any]:
     messages = list(conversation.messages.all())
     running = next((m.pk for m in messages if m.is_running), None)
-    return {"type": "conversation.state", "conversation": conversation.pk, "seq": conversation.last_seq,
+    # The conversation row was read before the messages: a reply stored since then is
+    # exact as of its own, newer seq, and the state must not invite its deltas again.
+    seq = max([conversation.last_seq, *(m.content_seq for m in messages)])
+    return {"type": "conversation.state", "conversation": conversation.pk, "seq": seq,
             "title": conversation.title, "messages": [message_json(m) for m in messages], "running": running}
 

@@ -256,3 +256,28 @@ async def test_partial_text_is_checkpointed_about_once_a_second_while_streaming(
     done = await socket.until(is_end)
     assert done["content"].startswith(during.content)
     await socket.close()
+
+
+async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_after_the_conversation(
+        alice, socket_for):
+    from chat.turns import turns_checkpoint
+
+    conversation = await Conversation.objects.acreate(owner=alice, title="t", last_seq=3)
+    question = await Message.objects.acreate(conversation=conversation, role="user", content="hi")
+    reply = await Message.objects.acreate(conversation=conversation, role="assistant", parent=question,
+                                          state="streaming")
+    await database_sync_to_async(turns_checkpoint)(texts={reply.pk: ("Reply so far", "", 7)}, alive=[reply.pk])
+
+    socket = socket_for(alice)
+    await socket.connect()
+    await socket.send({"type": "conversation.open", "conversation": conversation.pk, "after": None})
+    state = await socket.until_type("conversation.state")
+
+    assert state["seq"] == 7
+    assert next(m for m in state["messages"] if m["id"] == reply.pk)["content"] == "Reply so far"
+    # A client resuming from it skips the deltas already in that text, though the conversation row says 3.
+    frames = [state, {"type": "turn.delta", "message": reply.pk, "seq": 6, "text": " so far"},
+              {"type": "turn.delta", "message": reply.pk, "seq": 8, "text": "!"},
+              {"type": "turn.done", "message": reply.pk}]
+    assert text_of(frames, reply.pk) == "Reply so far!"
+    await socket.close()
