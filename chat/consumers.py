@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import catalog, events, sweeper, turns
@@ -43,6 +44,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error(NOT_FOUND["code"], NOT_FOUND["message"], content)
         except turns.TurnError as error:
             await self._error(error.code, error.message, content)
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes stale database connections before every message with a hop to
+        # the one sync thread, so each streamed frame would wait behind every socket's
+        # database work. Every database call here goes through database_sync_to_async,
+        # which closes stale connections itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
