@@ -373,7 +373,7 @@ async def main() -> None:
     parser.add_argument("--single-steps", default="1,10,50,100,200")
     parser.add_argument("--modes", default="production,single")
     parser.add_argument("--name", default="bench")
-    parser.add_argument("--layer", default="pubsub", choices=["pubsub", "redis"],
+    parser.add_argument("--layer", default="pubsub", choices=["pubsub", "pubsub-unbatched", "redis"],
                         help="channel layer on Redis in the production shape")
     args = parser.parse_args()
     # Hundreds of sockets on each side: the server processes inherit the raised limit.

@@ -137,14 +137,19 @@ else:
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
 
 CHANNEL_LAYER = env_str("CHANNEL_LAYER", "pubsub")
-if CHANNEL_LAYER not in ("pubsub", "redis"):
-    raise ImproperlyConfigured(f"CHANNEL_LAYER must be 'pubsub' or 'redis', not {CHANNEL_LAYER!r}")
-if REDIS_URL:
+CHANNEL_LAYER_BACKENDS = {
     # The Pub/Sub layer relays several times more frames per second than the default
-    # Redis layer on this kind of machine (bench/results/channel_layers.md); the other
-    # stays selectable to measure it.
-    backend = "channels_redis.pubsub.RedisPubSubChannelLayer" if CHANNEL_LAYER == "pubsub" \
-        else "channels_redis.core.RedisChannelLayer"
+    # Redis layer on this kind of machine (bench/results/channel_layers.md), and more
+    # again when it publishes in pipelines (webapp/layers.py); the others stay
+    # selectable to measure them.
+    "pubsub": "webapp.layers.BatchingPubSubChannelLayer",
+    "pubsub-unbatched": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "redis": "channels_redis.core.RedisChannelLayer",
+}
+if CHANNEL_LAYER not in CHANNEL_LAYER_BACKENDS:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(CHANNEL_LAYER_BACKENDS)}, not {CHANNEL_LAYER!r}")
+if REDIS_URL:
+    backend = CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER]
     CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
