@@ -58,9 +58,10 @@ def directive(index: int) -> str:
 class App:
     mode: str
     env: dict
-    host: str = ""
+    web_processes: int = 1
+    hosts: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
-    web_pid: int = 0
+    web_pids: list[int] = field(default_factory=list)
 
     def manage(self, *args: str) -> str:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
@@ -72,18 +73,19 @@ class App:
             subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
             subprocess.run(["redis-cli", "-n", REDIS_DB, "flushdb"], check=True, capture_output=True)
         self.manage("migrate", "-v", "0")
-        port = free_port()
-        web = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                "webapp.asgi:application"], cwd=ROOT, env=self.env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.processes.append(web)
-        self.web_pid = web.pid
+        for _ in range(self.web_processes):
+            port = free_port()
+            web = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                    "webapp.asgi:application"], cwd=ROOT, env=self.env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.processes.append(web)
+            self.web_pids.append(web.pid)
+            self.hosts.append(f"127.0.0.1:{port}")
+            wait_until_up(f"http://{self.hosts[-1]}/healthz", web, "daphne")
         if self.mode == "production":
             self.processes.append(subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--concurrency", "1", "-l", "warning"],
                 cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        self.host = f"127.0.0.1:{port}"
-        wait_until_up(f"http://{self.host}/healthz", web, "daphne")
 
     def stop(self) -> None:
         for process in self.processes:
@@ -144,9 +146,15 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-async def sample_rss(pid: int, peak: list[float], stop: asyncio.Event) -> None:
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs so far."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+async def sample_rss(pids: list[int], peak: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        peak[0] = max(peak[0], rss_mib(pid))
+        peak[0] = max(peak[0], sum(rss_mib(pid) for pid in pids))
         try:
             await asyncio.wait_for(stop.wait(), 0.25)
         except TimeoutError:
@@ -235,15 +243,18 @@ async def run_step(app: App, sim_url: str, n: int, cookies: list[str]) -> dict:
                 base_frames += lat
 
         # The app: N browser-protocol clients, one turn each.
-        writes0, cpu0, start = app.db_writes(), cpu_seconds(app.web_pid), time.monotonic()
-        rss0 = rss_mib(app.web_pid)
+        # Clients are spread over the web processes in turn, as a load balancer would.
+        writes0, busy0, start = app.db_writes(), machine_busy(), time.monotonic()
+        cpu0 = sum(cpu_seconds(pid) for pid in app.web_pids)
+        rss0 = sum(rss_mib(pid) for pid in app.web_pids)
         peak, stop = [rss0], asyncio.Event()
-        sampler = asyncio.create_task(sample_rss(app.web_pid, peak, stop))
-        turns = await asyncio.gather(*(browser_turn(app.host, cookies[i], i) for i in range(n)),
+        sampler = asyncio.create_task(sample_rss(app.web_pids, peak, stop))
+        turns = await asyncio.gather(*(browser_turn(app.hosts[i % len(app.hosts)], cookies[i], i) for i in range(n)),
                                      return_exceptions=True)
         stop.set()
         await sampler
-        elapsed, cpu = time.monotonic() - start, cpu_seconds(app.web_pid) - cpu0
+        elapsed, cpu = time.monotonic() - start, sum(cpu_seconds(pid) for pid in app.web_pids) - cpu0
+        busy1 = machine_busy()
         writes1 = app.db_writes()
         ids = app.response_ids()
         results, errors = [], sum(isinstance(t, BaseException) for t in turns)
@@ -276,6 +287,7 @@ async def run_step(app: App, sim_url: str, n: int, cookies: list[str]) -> dict:
         "db_writes_per_turn": None if writes0 is None else round((writes1 - writes0) / done, 1),
         "web_cpu_ms_per_stream_second": round(1000 * cpu / (n * elapsed), 2),
         "web_cpu_percent": round(100 * cpu / elapsed, 1),
+        "machine_cpu_percent": round(100 * os.cpu_count() * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1),
         "web_rss_mib_peak": round(peak[0], 1),
         "web_rss_kib_per_stream": round(1024 * max(0.0, peak[0] - rss0) / n, 1),
         "turn_seconds": round(elapsed, 1),
@@ -285,9 +297,11 @@ async def run_step(app: App, sim_url: str, n: int, cookies: list[str]) -> dict:
     return row
 
 
-async def run_mode(mode: str, steps: list[int], sim_url: str, layer: str = "pubsub") -> list[dict]:
+async def run_mode(mode: str, steps: list[int], sim_url: str, layer: str = "pubsub", web_processes: int = 1) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as data_dir:
-        app = App(mode, app_env(mode, sim_url, data_dir, layer))
+        # The single-machine shape is one process by design (in-process layer and jobs).
+        app = App(mode, app_env(mode, sim_url, data_dir, layer),
+                  web_processes=web_processes if mode == "production" else 1)
         app.start()
         rows = []
         try:
@@ -295,6 +309,7 @@ async def run_mode(mode: str, steps: list[int], sim_url: str, layer: str = "pubs
             for n in steps:
                 row = await run_step(app, sim_url, n, cookies)
                 row["mode"] = mode
+                row["web_processes"] = app.web_processes
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if not row["within_bound"]:
@@ -375,6 +390,8 @@ async def main() -> None:
     parser.add_argument("--name", default="bench")
     parser.add_argument("--layer", default="pubsub", choices=["pubsub", "pubsub-unbatched", "redis"],
                         help="channel layer on Redis in the production shape")
+    parser.add_argument("--web-processes", type=int, default=os.cpu_count() or 1,
+                        help="daphne processes in the production shape (default: one per CPU)")
     args = parser.parse_args()
     # Hundreds of sockets on each side: the server processes inherit the raised limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -384,7 +401,7 @@ async def main() -> None:
     try:
         for mode in args.modes.split(","):
             steps = args.steps if mode == "production" else args.single_steps
-            rows += await run_mode(mode, [int(n) for n in steps.split(",")], sim.url, args.layer)
+            rows += await run_mode(mode, [int(n) for n in steps.split(",")], sim.url, args.layer, args.web_processes)
     finally:
         sim_process.terminate()
     write_results(rows, args.name)
