@@ -45,4 +45,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "webapp.asgi:application"]
+CMD ["python", "-m", "webapp.server", "-b", "0.0.0.0", "-p", "8000", "webapp.asgi:application"]

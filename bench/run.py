@@ -17,6 +17,8 @@ import json
 import os
 import platform
 import resource
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -75,7 +77,7 @@ class App:
         self.manage("migrate", "-v", "0")
         for _ in range(self.web_processes):
             port = free_port()
-            web = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            web = subprocess.Popen([sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port),
                                     "webapp.asgi:application"], cwd=ROOT, env=self.env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.processes.append(web)
@@ -164,11 +166,20 @@ async def sample_rss(pids: list[int], peak: list[float], stop: asyncio.Event) ->
 # ----- clients -----------------------------------------------------------------------------------
 
 
+def tcp_bytes_received(ws) -> int:
+    """What the kernel received on this socket so far: payload bytes on the wire, after
+    any compression and with the websocket framing (tcpi_bytes_received of TCP_INFO)."""
+    info = ws.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return struct.unpack_from("Q", info, 128)[0]
+
+
 async def browser_turn(host: str, cookie: str, index: int) -> dict:
-    """One browser-protocol client through one whole turn; frames kept raw with receive times."""
+    """One browser-protocol client through one whole turn; frames kept raw with receive
+    times. It offers permessage-deflate, as every browser does."""
     frames: list[tuple[int, str]] = []
     async with websockets.connect(f"ws://{host}/ws/chat/", origin=f"http://{host}", max_size=None,
                                   additional_headers={"Cookie": f"sessionid={cookie}"}, open_timeout=60) as ws:
+        wire0 = tcp_bytes_received(ws)
         await ws.send(json.dumps({"type": "turn.start", "client_id": str(uuid.uuid4()), "conversation": None,
                                   "parent": None, "text": directive(index), "model": MODEL, "options": {},
                                   "attachments": []}))
@@ -176,7 +187,7 @@ async def browser_turn(host: str, cookie: str, index: int) -> dict:
             raw = await asyncio.wait_for(ws.recv(), 60)
             frames.append((time.time_ns(), raw))
             if '"turn.done"' in raw or '"turn.failed"' in raw:
-                return {"frames": frames}
+                return {"frames": frames, "wire_bytes": tcp_bytes_received(ws) - wire0}
 
 
 async def direct_turn(sim_url: str, index: int) -> dict:
@@ -223,7 +234,8 @@ def analyse_app_turn(turn: dict, sent: list[int]) -> dict:
         "ok": done["type"] == "turn.done" and done.get("state") == "completed",
         "intact": text == done.get("content"), "ordered": ordered, "ttft": first, "latencies": latencies,
         "frames": len(frames), "delta_frames": sum(1 for _, f, _ in frames if f["type"] == "turn.delta"),
-        "bytes": sum(size for _, _, size in frames), "text_bytes": len(done.get("content", "").encode()),
+        "json_bytes": sum(size for _, _, size in frames), "wire_bytes": turn["wire_bytes"],
+        "text_bytes": len(done.get("content", "").encode()),
         "message": done.get("message"),
     }
 
@@ -282,8 +294,10 @@ async def run_step(app: App, sim_url: str, n: int, cookies: list[str]) -> dict:
         "added_frame_p50_ms": added(frames, base_frames, 0.5), "added_frame_p99_ms": added(frames, base_frames, 0.99),
         "baseline_frame_p99_ms": round(percentile(base_frames, 0.99) or 0, 1),
         "frames_per_reply": round(sum(r["frames"] for r in results) / done, 1),
-        "bytes_per_reply": round(sum(r["bytes"] for r in results) / done),
-        "wire_to_text": round(sum(r["bytes"] for r in results) / max(1, sum(r["text_bytes"] for r in results)), 2),
+        "text_bytes_per_reply": round(sum(r["text_bytes"] for r in results) / done),
+        "json_bytes_per_reply": round(sum(r["json_bytes"] for r in results) / done),
+        "wire_bytes_per_reply": round(sum(r["wire_bytes"] for r in results) / done),
+        "wire_to_text": round(sum(r["wire_bytes"] for r in results) / max(1, sum(r["text_bytes"] for r in results)), 2),
         "db_writes_per_turn": None if writes0 is None else round((writes1 - writes0) / done, 1),
         "web_cpu_ms_per_stream_second": round(1000 * cpu / (n * elapsed), 2),
         "web_cpu_percent": round(100 * cpu / elapsed, 1),
@@ -327,7 +341,8 @@ def machine() -> str:
 
 
 COLUMNS = ["mode", "streams", "completed", "errors", "lost_or_reordered", "added_ttft_p50_ms", "added_ttft_p99_ms",
-           "added_frame_p50_ms", "added_frame_p99_ms", "frames_per_reply", "bytes_per_reply", "wire_to_text",
+           "added_frame_p50_ms", "added_frame_p99_ms", "frames_per_reply", "text_bytes_per_reply",
+           "json_bytes_per_reply", "wire_bytes_per_reply", "wire_to_text",
            "db_writes_per_turn", "web_cpu_percent", "web_rss_kib_per_stream", "within_bound"]
 
 

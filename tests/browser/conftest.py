@@ -46,7 +46,7 @@ def app_url(simulator):
             "from django.contrib.auth import get_user_model as m; "
             f"[m().objects.create_user(n, password={PASSWORD!r}) for n in ('alice', 'bob')]")
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port),
                                 "webapp.asgi:application"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

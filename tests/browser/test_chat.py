@@ -6,6 +6,8 @@ import re
 
 from playwright.sync_api import expect
 
+from .conftest import ready
+
 REPLY = "[data-message-id] .reply"
 
 
@@ -142,3 +144,20 @@ def test_web_search_sources_show_as_links(signed_in):
     href = sources.get_by_role("link").first.get_attribute("href")
     assert href.startswith("https://example.com/grok-sim/")
     assert sources.get_by_role("link").first.get_attribute("rel") == "noopener noreferrer nofollow"
+
+
+def test_the_browser_and_server_compress_the_reply_stream(browser, app_url, signed_in):
+    """permessage-deflate is negotiated with Chromium, and a reply still streams whole."""
+    page = signed_in().page
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    handshakes: list[dict] = []
+    cdp.on("Network.webSocketHandshakeResponseReceived", lambda event: handshakes.append(event["response"]))
+    page.reload()
+    ready(page)
+    assert handshakes, "the page opened no websocket"
+    headers = {k.lower(): v for k, v in handshakes[-1]["headers"].items()}
+    assert "permessage-deflate" in headers.get("sec-websocket-extensions", "")
+
+    send(page, "Compressed, please [[sim tokens=60]]")
+    expect(page.locator("[data-state=completed] .reply")).to_contain_text("Reply to turn 1", timeout=10_000)

@@ -43,7 +43,7 @@ def web_processes(simulator, transactional_db):
     for _ in range(2):
         port = free_port()
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
+            [sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         urls.append(f"127.0.0.1:{port}")
     for url, process in zip(urls, processes):

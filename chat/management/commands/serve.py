@@ -27,7 +27,7 @@ class Command(BaseCommand):
         simulator = self._start_simulator() if settings.GROK_SIMULATED else None
         self.stdout.write(self.style.SUCCESS(f"Grok Team Chat on http://{host}:{port}/"))
         try:
-            subprocess.run([sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "webapp.asgi:application"],
+            subprocess.run([sys.executable, "-m", "webapp.server", "-b", host, "-p", str(port), "webapp.asgi:application"],
                            check=False)
         except KeyboardInterrupt:
             pass

@@ -1,0 +1,48 @@
+"""daphne with permessage-deflate on websockets: ``python -m webapp.server`` takes daphne's
+own arguments.
+
+A streamed reply is hundreds of small frames whose JSON envelope repeats; compressed
+with context takeover, the envelope shrinks to a few bytes and ``turn.done``'s copy of
+the content mostly points back at the deltas, so a reply costs about its own size on
+the wire instead of ten times it (bench/results/bench.md). daphne does not enable
+compression itself; every browser offers it.
+"""
+
+from __future__ import annotations
+
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from daphne.cli import CommandLineInterface
+from daphne.server import Server as DaphneServer
+
+# A 4 KiB window holds a reply's recent text and every envelope, and keeps a socket's
+# compressor near 24 KiB instead of zlib's default 256 KiB.
+WINDOW_BITS = 12
+MEM_LEVEL = 5
+
+
+def accept_deflate(offers: list) -> PerMessageDeflateOfferAccept | None:
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            bits = max(9, min(WINDOW_BITS, offer.request_max_window_bits or WINDOW_BITS))
+            return PerMessageDeflateOfferAccept(offer, window_bits=bits, mem_level=MEM_LEVEL)
+    return None
+
+
+class Server(DaphneServer):
+    # daphne builds its websocket factory inside run(); options are set as it is assigned.
+    @property
+    def ws_factory(self):
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory) -> None:
+        factory.setProtocolOptions(perMessageCompressionAccept=accept_deflate)
+        self._ws_factory = factory
+
+
+class CommandLine(CommandLineInterface):
+    server_class = Server
+
+
+if __name__ == "__main__":
+    CommandLine.entrypoint()
