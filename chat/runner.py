@@ -13,19 +13,50 @@ import logging
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat.grok import (Citation, Completed, Failed, GrokError, Message, ReasoningDelta, ResponsesRequest, Started,
-                       TextDelta)
+from chat.grok import (
+    Citation,
+    Completed,
+    Failed,
+    GrokError,
+    Message,
+    ReasoningDelta,
+    ResponsesRequest,
+    Started,
+    TextDelta,
+)
 
 from . import checkpoints, events, turns
+from .db import db
 from .models import Message as MessageRow
 from .upstream import grok_client
 
 log = logging.getLogger(__name__)
 
 RUNNING: dict[int, asyncio.Task] = {}
+
+
+class Pacing:
+    """How long this process's runners coalesce deltas into one frame.
+
+    TURN_FRAME_INTERVAL while the event loop keeps up. When its timers fire late, the
+    process is short of CPU and much of that goes on per-frame work (publish, relay,
+    send), so frames grow by twice the lateness, up to TURN_FRAME_INTERVAL_MAX: under
+    load a reply arrives in fewer, larger frames instead of falling further behind.
+    """
+
+    def __init__(self) -> None:
+        self.lateness = 0.0  # moving average of how late a frame's timer fired, seconds
+
+    def observe(self, late: float) -> None:
+        self.lateness += 0.05 * (max(0.0, late) - self.lateness)
+
+    def interval(self) -> float:
+        return min(settings.TURN_FRAME_INTERVAL_MAX, settings.TURN_FRAME_INTERVAL + 2 * self.lateness)
+
+
+pacing = Pacing()
 
 
 async def start(message_id: int) -> None:
@@ -50,6 +81,7 @@ class TurnRunner:
         self.seq = 0
         self.lock = asyncio.Lock()  # frames leave in seq order
         self.flush_handle: asyncio.TimerHandle | None = None
+        self.flush_due: float | None = None
         self.last_flush = 0.0
         self.checkpointed = (0, 0)
         self.started = time.monotonic()
@@ -62,7 +94,7 @@ class TurnRunner:
         # Subscribe before claiming, so a snapshot request from a socket that saw the turn
         # as "streaming" waits in the channel until the listener starts.
         channel = await events.runner_channel(self.message_id)
-        context = await database_sync_to_async(turns.turn_claim)(message_id=self.message_id)
+        context = await db(turns.turn_claim)(message_id=self.message_id)
         if context is None:
             await events.runner_leave(self.message_id, channel)
             return
@@ -88,6 +120,7 @@ class TurnRunner:
             checkpoints.unregister(self)
             if self.flush_handle:
                 self.flush_handle.cancel()
+                self.flush_due = None
             if outcome is not None:
                 await asyncio.shield(self._finish(outcome))
             await events.runner_leave(self.message_id, channel)
@@ -133,7 +166,7 @@ class TurnRunner:
                 return self._outcome(MessageRow.State.COMPLETED, completed=event)
             elif isinstance(event, Failed):
                 if chained and self._previous_is_gone(event.error):
-                    await database_sync_to_async(turns.usage_record_failed_request)(
+                    await db(turns.usage_record_failed_request)(
                         context=self.context, status=event.error.status, code=event.error.code,
                         latency_ms=round((time.monotonic() - self.started) * 1000))
                     return None
@@ -153,14 +186,17 @@ class TurnRunner:
             # Leading edge: a token after a quiet spell goes out at once; a burst waits
             # for the rest of the frame interval and leaves as one frame.
             loop = asyncio.get_running_loop()
-            delay = max(0.0, self.last_flush + settings.TURN_FRAME_INTERVAL - loop.time())
+            delay = max(0.0, self.last_flush + pacing.interval() - loop.time())
+            self.flush_due = loop.time() + delay
             self.flush_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush()))
 
     async def _flush(self) -> None:
         """Publish what arrived since the last frame, and checkpoint about once a second."""
         async with self.lock:
-            self.flush_handle = None
-            self.last_flush = asyncio.get_running_loop().time()
+            now = asyncio.get_running_loop().time()
+            if self.flush_due is not None:
+                pacing.observe(now - self.flush_due)
+            self.flush_handle, self.flush_due, self.last_flush = None, None, now
             for kind, parts, attr in (("turn.reasoning", self.reasoning, "sent_reasoning"),
                                       ("turn.delta", self.text, "sent_text")):
                 sent = getattr(self, attr)
@@ -222,7 +258,7 @@ class TurnRunner:
         await self._flush()  # the last deltas go out before the end
         async with self.lock:
             self.seq += 1
-            frame = await database_sync_to_async(turns.turn_finish)(context=self.context, outcome=outcome,
+            frame = await db(turns.turn_finish)(context=self.context, outcome=outcome,
                                                                     seq=self.seq)
         await events.publish(frame)
 
@@ -231,4 +267,4 @@ def _error_json(error: GrokError) -> dict[str, Any]:
     return {"code": error.code, "message": error.message, "retryable": error.retryable}
 
 
-__all__ = ["start", "RUNNING", "TurnRunner"]
+__all__ = ["RUNNING", "TurnRunner", "start"]

@@ -245,5 +245,6 @@ GROK_READ_TIMEOUT = env_int("GROK_READ_TIMEOUT", 3600)
 # --- Turns.
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32_000)
 TURN_FRAME_INTERVAL = 0.03  # coalesce deltas into frames of about 30 ms
+TURN_FRAME_INTERVAL_MAX = 0.1  # ... and up to 100 ms when the web process falls behind (chat/runner.py)
 TURN_CHECKPOINT_INTERVAL = 1.0  # write partial text about once a second
 TURN_STALE_AFTER = env_int("TURN_STALE_AFTER", 30)  # seconds without a heartbeat: interrupted

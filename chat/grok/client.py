@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import random
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 from httpx_sse import EventSource
@@ -60,7 +61,7 @@ class Token:
     text: str
 
 
-_shared: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
 
 def shared_http_client() -> httpx.AsyncClient:
