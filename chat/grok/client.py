@@ -25,6 +25,7 @@ from .parsing import ChatStreamParser, ResponsesStreamParser, completed_from_cha
 from .providers import ProviderConfig
 from .requests import ChatRequest, ImageRequest, ResponsesRequest
 from .retry import RetryPolicy
+from .transport import AsyncioTransport
 from .usage import Usage
 
 
@@ -73,7 +74,8 @@ def shared_http_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     client = _shared.get(loop)
     if client is None or client.is_closed:
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200))
+        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+        client = httpx.AsyncClient(limits=limits, transport=AsyncioTransport(limits=limits))
         _shared[loop] = client
     return client
 
