@@ -40,7 +40,7 @@ class _Outbox:
             batch, self.queue = self.queue, []
             try:
                 await self.layer._publish_batch([(channel, payload) for channel, payload, _ in batch])
-            except Exception as error:  # every caller learns its message was not published
+            except Exception as error:  # noqa: BLE001 -- every caller learns its message was not published
                 for _, _, future in batch:
                     if not future.done():
                         future.set_exception(error)

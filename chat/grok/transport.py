@@ -123,8 +123,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 class AsyncioTransport(httpx.AsyncHTTPTransport):
     """``httpx.AsyncHTTPTransport`` whose connection pool runs on ``AsyncioBackend``."""
 
-    def __init__(self, *, verify: ssl.SSLContext | bool = True,
-                 limits: httpx.Limits = httpx.Limits()) -> None:
+    def __init__(self, *, verify: ssl.SSLContext | bool = True, limits: httpx.Limits | None = None) -> None:
+        limits = limits or httpx.Limits()
         super().__init__(verify=verify, limits=limits)
         # httpx builds its pool without a way to choose the network backend; the
         # pool's arguments are httpcore's public ones.

@@ -65,7 +65,7 @@ async def test_a_reply_streams_whole_over_verified_tls(simulator, certificate):
 
 
 async def test_an_unverifiable_certificate_is_refused(simulator, certificate):
-    async with tls_terminator(certificate, simulator.url) as base_url:
-        async with httpx.AsyncClient(transport=AsyncioTransport()) as http:  # the system's CAs only
-            with pytest.raises(httpx.ConnectError):
-                await http.get(base_url + "/models")
+    async with tls_terminator(certificate, simulator.url) as base_url, \
+            httpx.AsyncClient(transport=AsyncioTransport()) as http:  # the system's CAs only
+        with pytest.raises(httpx.ConnectError):
+            await http.get(base_url + "/models")
