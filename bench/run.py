@@ -343,7 +343,8 @@ def machine() -> str:
 COLUMNS = ["mode", "streams", "completed", "errors", "lost_or_reordered", "added_ttft_p50_ms", "added_ttft_p99_ms",
            "added_frame_p50_ms", "added_frame_p99_ms", "frames_per_reply", "text_bytes_per_reply",
            "json_bytes_per_reply", "wire_bytes_per_reply", "wire_to_text",
-           "db_writes_per_turn", "web_cpu_percent", "web_rss_kib_per_stream", "within_bound"]
+           "db_writes_per_turn", "web_processes", "web_cpu_percent", "machine_cpu_percent", "web_rss_kib_per_stream",
+           "within_bound"]
 
 
 def write_results(rows: list[dict], name: str) -> None:
