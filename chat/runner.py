@@ -182,13 +182,16 @@ class TurnRunner:
         if self.first_token is None:
             self.first_token = time.monotonic()
         parts.append(piece)
-        if self.flush_handle is None:
+        if self.flush_due is None:
             # Leading edge: a token after a quiet spell goes out at once; a burst waits
             # for the rest of the frame interval and leaves as one frame.
             loop = asyncio.get_running_loop()
             delay = max(0.0, self.last_flush + pacing.interval() - loop.time())
             self.flush_due = loop.time() + delay
-            self.flush_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush()))
+            if delay == 0.0:
+                asyncio.ensure_future(self._flush())  # not through a timer: one pass of the loop sooner
+            else:
+                self.flush_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush()))
 
     async def _flush(self) -> None:
         """Publish what arrived since the last frame, and checkpoint about once a second."""

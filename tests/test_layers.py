@@ -48,3 +48,24 @@ async def test_every_caller_of_a_failed_batch_gets_the_error():
                                    return_exceptions=True)
     assert len(results) == 5 and all(isinstance(r, Exception) for r in results)
     await layer.flush()
+
+
+async def test_messages_queued_behind_a_cancelled_publisher_still_go_out():
+    layer = BatchingPubSubChannelLayer(hosts=[os.environ["REDIS_URL"]])
+    listener = BatchingPubSubChannelLayer(hosts=[os.environ["REDIS_URL"]])
+    group = f"g{uuid.uuid4().hex}"
+    channel = await listener.new_channel()
+    await listener.group_add(group, channel)
+
+    first = asyncio.create_task(layer.group_send(group, {"type": "chat.frame", "i": 0}))
+    await asyncio.sleep(0)  # it is draining now
+    others = [asyncio.create_task(layer.group_send(group, {"type": "chat.frame", "i": i})) for i in (1, 2)]
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.wait_for(asyncio.gather(*others), 5)
+    received = set()
+    while len(received) < 3:
+        received.add((await asyncio.wait_for(listener.receive(channel), 5))["i"])
+    assert received == {0, 1, 2}
+    await layer.flush()
+    await listener.flush()

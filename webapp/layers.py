@@ -23,23 +23,42 @@ class _Outbox:
     def __init__(self, layer: BatchingPubSubChannelLayer) -> None:
         self.layer = layer
         self.queue: list[tuple[str, bytes, asyncio.Future]] = []
-        self.task: asyncio.Task | None = None
+        self.draining = False
 
     async def publish(self, channel: str, payload: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future = asyncio.get_running_loop().create_future()
         self.queue.append((channel, payload, future))
-        if self.task is None or self.task.done():
-            self.task = loop.create_task(self._drain())
+        if not self.draining:
+            # The first publisher of an idle outbox sends at once, without waiting for
+            # a task to start on the loop's next pass; the ones queued meanwhile leave
+            # in the next pipeline.
+            self.draining = True
+            try:
+                await self._drain()
+            finally:
+                self.draining = False
+                if self.queue:  # cancelled mid-way: the others' messages still go out
+                    self.draining = True
+                    asyncio.get_running_loop().create_task(self._drain_then_idle())
         await future
 
+    async def _drain_then_idle(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            self.draining = False
+
     async def _drain(self) -> None:
-        # Yield once so everything published in this turn of the loop shares a pipeline.
-        await asyncio.sleep(0)
         while self.queue:
             batch, self.queue = self.queue, []
             try:
                 await self.layer._publish_batch([(channel, payload) for channel, payload, _ in batch])
+            except asyncio.CancelledError:
+                # The publisher that was draining went away (its socket closed): the
+                # batch goes out again with whoever drains next; a frame that arrives
+                # twice is dropped by its seq.
+                self.queue[:0] = batch
+                raise
             except Exception as error:  # noqa: BLE001 -- every caller learns its message was not published
                 for _, _, future in batch:
                     if not future.done():
