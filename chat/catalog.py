@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.core.cache import cache
 
@@ -11,13 +13,24 @@ from .upstream import grok_client
 
 CACHE_KEY = "grok:language-models:v1"
 CACHE_SECONDS = 600
+# Every turn start reads the list. Django's Redis cache has no native async path: each
+# read is a hop to the one sync thread that session loads also wait in, so a burst of
+# turn starts queued behind itself. A process keeps its copy this long.
+PROCESS_SECONDS = 10.0
+
+_process_copy: tuple[float, list[LanguageModel]] | None = None
 
 
 async def language_models() -> list[LanguageModel]:
+    global _process_copy
+    now = time.monotonic()
+    if _process_copy is not None and now - _process_copy[0] < PROCESS_SECONDS:
+        return _process_copy[1]
     models = await cache.aget(CACHE_KEY)
     if models is None:
         models = await grok_client().language_models()
         await cache.aset(CACHE_KEY, models, CACHE_SECONDS)
+    _process_copy = (now, models)
     return models
 
 
