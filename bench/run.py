@@ -64,6 +64,7 @@ class App:
     hosts: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
     web_pids: list[int] = field(default_factory=list)
+    simulator_pid: int = 0
 
     def manage(self, *args: str) -> str:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
@@ -146,6 +147,11 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def machine_busy() -> tuple[int, int]:
@@ -258,6 +264,7 @@ async def run_step(app: App, sim_url: str, n: int, cookies: list[str]) -> dict:
         # Clients are spread over the web processes in turn, as a load balancer would.
         writes0, busy0, start = app.db_writes(), machine_busy(), time.monotonic()
         cpu0 = sum(cpu_seconds(pid) for pid in app.web_pids)
+        sim0, gen0 = cpu_seconds(app.simulator_pid), own_cpu_seconds()
         rss0 = sum(rss_mib(pid) for pid in app.web_pids)
         peak, stop = [rss0], asyncio.Event()
         sampler = asyncio.create_task(sample_rss(app.web_pids, peak, stop))
@@ -267,6 +274,7 @@ async def run_step(app: App, sim_url: str, n: int, cookies: list[str]) -> dict:
         await sampler
         elapsed, cpu = time.monotonic() - start, sum(cpu_seconds(pid) for pid in app.web_pids) - cpu0
         busy1 = machine_busy()
+        sim_cpu, gen_cpu = cpu_seconds(app.simulator_pid) - sim0, own_cpu_seconds() - gen0
         writes1 = app.db_writes()
         ids = app.response_ids()
         results, errors = [], sum(isinstance(t, BaseException) for t in turns)
@@ -301,6 +309,8 @@ async def run_step(app: App, sim_url: str, n: int, cookies: list[str]) -> dict:
         "db_writes_per_turn": None if writes0 is None else round((writes1 - writes0) / done, 1),
         "web_cpu_ms_per_stream_second": round(1000 * cpu / (n * elapsed), 2),
         "web_cpu_percent": round(100 * cpu / elapsed, 1),
+        "simulator_cpu_percent": round(100 * sim_cpu / elapsed, 1),
+        "load_generator_cpu_percent": round(100 * gen_cpu / elapsed, 1),
         "machine_cpu_percent": round(100 * os.cpu_count() * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1),
         "web_rss_mib_peak": round(peak[0], 1),
         "web_rss_kib_per_stream": round(1024 * max(0.0, peak[0] - rss0) / n, 1),
@@ -311,11 +321,12 @@ async def run_step(app: App, sim_url: str, n: int, cookies: list[str]) -> dict:
     return row
 
 
-async def run_mode(mode: str, steps: list[int], sim_url: str, layer: str = "pubsub", web_processes: int = 1) -> list[dict]:
+async def run_mode(mode: str, steps: list[int], sim_url: str, layer: str = "pubsub", web_processes: int = 1,
+                   simulator_pid: int = 0) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as data_dir:
         # The single-machine shape is one process by design (in-process layer and jobs).
         app = App(mode, app_env(mode, sim_url, data_dir, layer),
-                  web_processes=web_processes if mode == "production" else 1)
+                  web_processes=web_processes if mode == "production" else 1, simulator_pid=simulator_pid)
         app.start()
         rows = []
         try:
@@ -343,7 +354,8 @@ def machine() -> str:
 COLUMNS = ["mode", "streams", "completed", "errors", "lost_or_reordered", "added_ttft_p50_ms", "added_ttft_p99_ms",
            "added_frame_p50_ms", "added_frame_p99_ms", "frames_per_reply", "text_bytes_per_reply",
            "json_bytes_per_reply", "wire_bytes_per_reply", "wire_to_text",
-           "db_writes_per_turn", "web_processes", "web_cpu_percent", "machine_cpu_percent", "web_rss_kib_per_stream",
+           "db_writes_per_turn", "web_processes", "web_cpu_percent", "simulator_cpu_percent",
+           "load_generator_cpu_percent", "machine_cpu_percent", "web_rss_kib_per_stream",
            "within_bound"]
 
 
@@ -417,7 +429,8 @@ async def main() -> None:
     try:
         for mode in args.modes.split(","):
             steps = args.steps if mode == "production" else args.single_steps
-            rows += await run_mode(mode, [int(n) for n in steps.split(",")], sim.url, args.layer, args.web_processes)
+            rows += await run_mode(mode, [int(n) for n in steps.split(",")], sim.url, args.layer, args.web_processes,
+                                   sim_process.pid)
     finally:
         sim_process.terminate()
     write_results(rows, args.name)

@@ -30,43 +30,47 @@ class _Outbox:
         self.queue.append((channel, payload, future))
         if not self.draining:
             # The first publisher of an idle outbox sends at once, without waiting for
-            # a task to start on the loop's next pass; the ones queued meanwhile leave
-            # in the next pipeline.
+            # a task to start on the loop's next pass. What others queue meanwhile
+            # leaves from a task, so this publisher's caller is not kept draining.
             self.draining = True
+            batch, self.queue = self.queue, []
             try:
-                await self._drain()
+                await self._send(batch)
+            except asyncio.CancelledError:
+                # Its caller went away (a socket closed): the batch goes out again from
+                # the task; a frame that arrives twice is dropped by its seq.
+                self.queue[:0] = batch
+                raise
             finally:
-                self.draining = False
-                if self.queue:  # cancelled mid-way: the others' messages still go out
-                    self.draining = True
-                    asyncio.get_running_loop().create_task(self._drain_then_idle())
+                if self.queue:
+                    asyncio.get_running_loop().create_task(self._drain())
+                else:
+                    self.draining = False
         await future
 
-    async def _drain_then_idle(self) -> None:
+    async def _drain(self) -> None:
         try:
-            await self._drain()
+            while self.queue:
+                batch, self.queue = self.queue, []
+                try:
+                    await self._send(batch)
+                except asyncio.CancelledError:
+                    self.queue[:0] = batch
+                    raise
         finally:
             self.draining = False
 
-    async def _drain(self) -> None:
-        while self.queue:
-            batch, self.queue = self.queue, []
-            try:
-                await self.layer._publish_batch([(channel, payload) for channel, payload, _ in batch])
-            except asyncio.CancelledError:
-                # The publisher that was draining went away (its socket closed): the
-                # batch goes out again with whoever drains next; a frame that arrives
-                # twice is dropped by its seq.
-                self.queue[:0] = batch
-                raise
-            except Exception as error:  # noqa: BLE001 -- every caller learns its message was not published
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-            else:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+    async def _send(self, batch: list[tuple[str, bytes, asyncio.Future]]) -> None:
+        try:
+            await self.layer._publish_batch([(channel, payload) for channel, payload, _ in batch])
+        except Exception as error:  # noqa: BLE001 -- every caller learns its message was not published
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        else:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
 
 class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
