@@ -15,17 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.grok import (
-    Citation,
-    Completed,
-    Failed,
-    GrokError,
-    Message,
-    ReasoningDelta,
-    ResponsesRequest,
-    Started,
-    TextDelta,
-)
+from chat.grok import (Citation, Completed, Failed, GrokError, Message, ReasoningDelta, ResponsesRequest, Started,
+                       TextDelta)
 
 from . import checkpoints, events, turns
 from .db import db
@@ -120,7 +111,7 @@ class TurnRunner:
             checkpoints.unregister(self)
             if self.flush_handle:
                 self.flush_handle.cancel()
-                self.flush_due = None
+            self.flush_due = None  # a pending flush's lateness is not the loop's
             if outcome is not None:
                 await asyncio.shield(self._finish(outcome))
             await events.runner_leave(self.message_id, channel)
@@ -261,8 +252,7 @@ class TurnRunner:
         await self._flush()  # the last deltas go out before the end
         async with self.lock:
             self.seq += 1
-            frame = await db(turns.turn_finish)(context=self.context, outcome=outcome,
-                                                                    seq=self.seq)
+            frame = await db(turns.turn_finish)(context=self.context, outcome=outcome, seq=self.seq)
         await events.publish(frame)
 
 
@@ -270,4 +260,4 @@ def _error_json(error: GrokError) -> dict[str, Any]:
     return {"code": error.code, "message": error.message, "retryable": error.retryable}
 
 
-__all__ = ["RUNNING", "TurnRunner", "start"]
+__all__ = ["start", "RUNNING", "TurnRunner"]

@@ -61,4 +61,4 @@ def conversation_delete(request: HttpRequest, conversation_id: int) -> HttpRespo
     return redirect("chat:home")
 
 
-__all__ = ["conversation_delete", "conversation_page", "conversation_rename", "home"]
+__all__ = ["home", "conversation_page", "conversation_rename", "conversation_delete"]

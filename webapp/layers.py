@@ -33,14 +33,8 @@ class _Outbox:
             # a task to start on the loop's next pass. What others queue meanwhile
             # leaves from a task, so this publisher's caller is not kept draining.
             self.draining = True
-            batch, self.queue = self.queue, []
             try:
-                await self._send(batch)
-            except asyncio.CancelledError:
-                # Its caller went away (a socket closed): the batch goes out again from
-                # the task; a frame that arrives twice is dropped by its seq.
-                self.queue[:0] = batch
-                raise
+                await self._send_queued()
             finally:
                 if self.queue:
                     asyncio.get_running_loop().create_task(self._drain())
@@ -51,14 +45,19 @@ class _Outbox:
     async def _drain(self) -> None:
         try:
             while self.queue:
-                batch, self.queue = self.queue, []
-                try:
-                    await self._send(batch)
-                except asyncio.CancelledError:
-                    self.queue[:0] = batch
-                    raise
+                await self._send_queued()
         finally:
             self.draining = False
+
+    async def _send_queued(self) -> None:
+        batch, self.queue = self.queue, []
+        try:
+            await self._send(batch)
+        except asyncio.CancelledError:
+            # The sender went away (a socket closed): the batch goes out again with the
+            # next one; a frame that arrives twice is dropped by its seq.
+            self.queue[:0] = batch
+            raise
 
     async def _send(self, batch: list[tuple[str, bytes, asyncio.Future]]) -> None:
         try:

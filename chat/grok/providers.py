@@ -7,11 +7,11 @@ provider callable that refreshes it; an OpenAI-compatible gateway takes its own 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Awaitable, Callable, Union
 
-TokenProvider = Callable[[bool], str | Awaitable[str]]
+TokenProvider = Callable[[bool], Union[str, Awaitable[str]]]
 """Called with ``force_refresh``; returns a bearer token (it may cache and refresh it)."""
 
 XAI_BASE_URL = "https://api.x.ai/v1"

@@ -146,7 +146,7 @@ def test_web_search_sources_show_as_links(signed_in):
     assert sources.get_by_role("link").first.get_attribute("rel") == "noopener noreferrer nofollow"
 
 
-def test_the_browser_and_server_compress_the_reply_stream(browser, app_url, signed_in):
+def test_the_browser_and_server_compress_the_reply_stream(signed_in):
     """permessage-deflate is negotiated with Chromium, and a reply still streams whole."""
     page = signed_in().page
     cdp = page.context.new_cdp_session(page)

@@ -12,19 +12,8 @@ from starlette.responses import JSONResponse, Response
 
 from ..models import ModelSpec
 from . import tokenizer
-from .common import (
-    NOT_FOUND,
-    SimError,
-    authenticate,
-    check_parameters,
-    inject_failure,
-    invalid,
-    read_json,
-    require,
-    resolve_model,
-    sim_of,
-    wait_like_generation,
-)
+from .common import (NOT_FOUND, SimError, authenticate, check_parameters, inject_failure, invalid, read_json,
+                     require, resolve_model, sim_of, wait_like_generation)
 from .config import Directive
 from .generate import Context, Plan, cost_ticks, image_tokens, plan_reply
 from .state import Deferred

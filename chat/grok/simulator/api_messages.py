@@ -9,17 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .common import (
-    authenticate,
-    check_parameters,
-    inject_failure,
-    invalid,
-    read_json,
-    require,
-    resolve_model,
-    sim_of,
-    wait_like_generation,
-)
+from .common import (authenticate, check_parameters, inject_failure, invalid, read_json, require, resolve_model,
+                     sim_of, wait_like_generation)
 from .config import Directive
 from .generate import Context, Plan, image_tokens, plan_reply
 from .stream import Frame, SSEResponse

@@ -14,24 +14,12 @@ from starlette.responses import JSONResponse, Response
 
 from ..models import ModelSpec
 from . import tokenizer
-from .common import (
-    NOT_FOUND,
-    SimError,
-    authenticate,
-    check_parameters,
-    inject_failure,
-    invalid,
-    read_json,
-    require,
-    resolve_model,
-    sim_of,
-    wait_like_generation,
-)
+from .common import (NOT_FOUND, SimError, authenticate, check_parameters, inject_failure, invalid, read_json,
+                     require, resolve_model, sim_of, wait_like_generation)
 from .config import Directive, strip_directive
 from .generate import Context, Plan, cost_ticks, image_tokens, plan_reply
 from .state import StoredResponse
 from .stream import Frame, SSEResponse, replay_frames
-
 
 def add_input(context: Context, value: Any) -> None:
     """Flatten Responses ``input`` (a string or a list of items) into the context."""

@@ -16,7 +16,11 @@ from ..models import ModelSpec
 from . import tokenizer
 from .config import Directive, strip_directive
 
-WORDS = ["the", "grok", "model", "answers", "questions", "about", "systems", "latency", "streams", "tokens", "team", "budget", "reply", "context", "careful", "simple", "design", "measure", "cache", "queue", "worker", "socket", "frame", "browser", "server", "quota", "cost", "usage", "reason", "search", "source", "answer", "detail", "example", "clear", "short", "long", "fast", "steady", "local", "remote"]
+WORDS = (
+    "the grok model answers questions about systems latency streams tokens team budget reply context "
+    "careful simple design measure cache queue worker socket frame browser server quota cost usage "
+    "reason search source answer detail example clear short long fast steady local remote"
+).split()
 
 EFFORT_REASONING = {"none": 0, "low": 12, "medium": 24, "high": 40, "xhigh": 64}
 
@@ -110,7 +114,7 @@ def _sized(prefix: str, rng: random.Random, count: int) -> list[str]:
 
 def example_for_schema(schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
-    if schema.get("enum"):
+    if "enum" in schema and schema["enum"]:
         return schema["enum"][0]
     if kind == "object":
         props = schema.get("properties") or {}
