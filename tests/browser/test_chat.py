@@ -155,6 +155,10 @@ def test_the_browser_and_server_compress_the_reply_stream(signed_in):
     cdp.on("Network.webSocketHandshakeResponseReceived", lambda event: handshakes.append(event["response"]))
     page.reload()
     ready(page)
+    for _ in range(100):  # the handshake's event can arrive after the page is ready
+        if handshakes:
+            break
+        page.wait_for_timeout(100)
     assert handshakes, "the page opened no websocket"
     headers = {k.lower(): v for k, v in handshakes[-1]["headers"].items()}
     assert "permessage-deflate" in headers.get("sec-websocket-extensions", "")
