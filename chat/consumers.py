@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import catalog, events, sweeper, turns
 from .access import NotFound, conversation_get_for_user
-from .db import db
 
 NOT_FOUND = {"code": "not_found", "message": "That conversation or message does not exist."}
 
@@ -48,7 +48,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def dispatch(self, message: dict) -> None:
         # Channels closes stale database connections before every message with a hop to
         # the one sync thread, so each streamed frame would wait behind every socket's
-        # database work. Every database call here goes through chat.db (Channels' helper),
+        # database work. Every database call here goes through database_sync_to_async,
         # which closes stale connections itself.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -80,23 +80,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _follow(self, conversation_id: int) -> None:
         """Join the conversation's group, then send its state and ask a running turn for its text so far."""
         await self._join(conversation_id)
-        conversation = await db(conversation_get_for_user)(self.user, conversation_id)
-        state = await db(turns.conversation_state)(conversation)
+        conversation = await database_sync_to_async(conversation_get_for_user)(self.user, conversation_id)
+        state = await database_sync_to_async(turns.conversation_state)(conversation)
         await self.send_json(state)
         if state["running"]:
             await events.request_snapshot(state["running"], self.channel_name)
 
     async def _open(self, frame: dict) -> None:
-        conversation = await db(conversation_get_for_user)(self.user, frame.get("conversation"))
+        conversation = await database_sync_to_async(conversation_get_for_user)(self.user, frame.get("conversation"))
         await self._follow(conversation.pk)
 
     async def _start(self, frame: dict) -> None:
         conversation_id = frame.get("conversation")
         if conversation_id is not None:
-            conversation = await db(conversation_get_for_user)(self.user, conversation_id)
+            conversation = await database_sync_to_async(conversation_get_for_user)(self.user, conversation_id)
             await self._join(conversation.pk)
         models = await catalog.language_models_or_none()
-        started = await db(turns.turn_start)(
+        started = await database_sync_to_async(turns.turn_start)(
             user=self.user, client_id=frame.get("client_id"), conversation_id=conversation_id,
             parent_id=frame.get("parent"), text=frame.get("text"), model=frame.get("model"),
             options=frame.get("options") or {}, models=models, attachments=frame.get("attachments"))
@@ -108,10 +108,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._follow(started.conversation.pk)
 
     async def _cancel(self, frame: dict) -> None:
-        await db(turns.turn_cancel)(user=self.user, message_id=frame.get("message"))
+        await database_sync_to_async(turns.turn_cancel)(user=self.user, message_id=frame.get("message"))
 
     async def _retry(self, frame: dict) -> None:
-        await db(turns.turn_retry)(user=self.user, message_id=frame.get("message"))
+        await database_sync_to_async(turns.turn_retry)(user=self.user, message_id=frame.get("message"))
 
     async def chat_frame(self, event: dict) -> None:
         await self.send_json(event["frame"])

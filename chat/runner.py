@@ -13,13 +13,13 @@ import logging
 import time
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat.grok import (Citation, Completed, Failed, GrokError, Message, ReasoningDelta, ResponsesRequest, Started,
                        TextDelta)
 
 from . import checkpoints, events, turns
-from .db import db
 from .models import Message as MessageRow
 from .upstream import grok_client
 
@@ -85,7 +85,7 @@ class TurnRunner:
         # Subscribe before claiming, so a snapshot request from a socket that saw the turn
         # as "streaming" waits in the channel until the listener starts.
         channel = await events.runner_channel(self.message_id)
-        context = await db(turns.turn_claim)(message_id=self.message_id)
+        context = await database_sync_to_async(turns.turn_claim)(message_id=self.message_id)
         if context is None:
             await events.runner_leave(self.message_id, channel)
             return
@@ -157,7 +157,7 @@ class TurnRunner:
                 return self._outcome(MessageRow.State.COMPLETED, completed=event)
             elif isinstance(event, Failed):
                 if chained and self._previous_is_gone(event.error):
-                    await db(turns.usage_record_failed_request)(
+                    await database_sync_to_async(turns.usage_record_failed_request)(
                         context=self.context, status=event.error.status, code=event.error.code,
                         latency_ms=round((time.monotonic() - self.started) * 1000))
                     return None
@@ -252,7 +252,8 @@ class TurnRunner:
         await self._flush()  # the last deltas go out before the end
         async with self.lock:
             self.seq += 1
-            frame = await db(turns.turn_finish)(context=self.context, outcome=outcome, seq=self.seq)
+            frame = await database_sync_to_async(turns.turn_finish)(context=self.context, outcome=outcome,
+                                                                    seq=self.seq)
         await events.publish(frame)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from channels.db import database_sync_to_async
+
 from . import turns
-from .db import db
 
 log = logging.getLogger(__name__)
 INTERVAL = 30.0
@@ -22,7 +23,7 @@ def ensure_started() -> None:
 async def _loop() -> None:
     while True:
         try:
-            await db(turns.turns_sweep_interrupted)()
+            await database_sync_to_async(turns.turns_sweep_interrupted)()
         except Exception:
             log.exception("sweeping interrupted turns failed")
         await asyncio.sleep(INTERVAL)
