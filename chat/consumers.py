@@ -99,13 +99,25 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         started = await database_sync_to_async(turns.turn_start)(
             user=self.user, client_id=frame.get("client_id"), conversation_id=conversation_id,
             parent_id=frame.get("parent"), text=frame.get("text"), model=frame.get("model"),
-            options=frame.get("options") or {}, models=models, attachments=frame.get("attachments"))
-        if started.created_conversation or started.existing:
-            # This socket was not in the group when the frames went out: send it the
-            # conversation and the turn so far, as a reconnecting socket gets them.
-            await self.send_json({"type": "conversation.created", "conversation": started.conversation.pk,
-                                  "title": started.conversation.title, "client_id": frame.get("client_id")})
+            options=frame.get("options") or {}, models=models, attachments=frame.get("attachments"),
+            follower=self.channel_name)
+        if started.created_conversation:
+            # turn_start joined this socket to the new conversation before its runner
+            # started: the state is the two new messages, and every frame after it comes.
+            self.following.add(started.conversation.pk)
+            await self.send_json(self._created(started, frame))
+            await self.send_json(turns.conversation_state(
+                started.conversation, [started.user_message, started.assistant_message]))
+        elif started.existing:
+            # A repeated send: this socket may not be in the group yet; it gets the
+            # conversation and the turn so far, as a reconnecting socket does.
+            await self.send_json(self._created(started, frame))
             await self._follow(started.conversation.pk)
+
+    @staticmethod
+    def _created(started: turns.TurnStarted, frame: dict) -> dict:
+        return {"type": "conversation.created", "conversation": started.conversation.pk,
+                "title": started.conversation.title, "client_id": frame.get("client_id")}
 
     async def _cancel(self, frame: dict) -> None:
         await database_sync_to_async(turns.turn_cancel)(user=self.user, message_id=frame.get("message"))

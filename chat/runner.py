@@ -50,8 +50,11 @@ class Pacing:
 pacing = Pacing()
 
 
-async def start(message_id: int) -> None:
-    """Start the turn's runner in this process (called after the turn's commit)."""
+async def start(message_id: int, follow: tuple[int, str] | None = None) -> None:
+    """Start the turn's runner in this process (called after the turn's commit), once
+    ``follow``'s socket (conversation, channel), if any, has joined the conversation."""
+    if follow is not None:
+        await events.follow(*follow)
     if message_id in RUNNING:
         return
     # A fresh context: the caller's (a request's sync thread) ends long before the turn does.

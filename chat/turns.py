@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -112,7 +111,10 @@ def _existing(user, client_id: uuid.UUID) -> TurnStarted | None:
 
 
 def turn_start(*, user, client_id: Any, conversation_id: Any, parent_id: Any, text: Any, model: Any,
-               options: Any, models: list[LanguageModel] | None, attachments: Any = None) -> TurnStarted:
+               options: Any, models: list[LanguageModel] | None, attachments: Any = None,
+               follower: str | None = None) -> TurnStarted:
+    """Start a turn. ``follower``, the starting socket's channel, joins a conversation
+    created here before the runner starts, so it misses none of the reply's frames."""
     try:
         client_uuid = uuid.UUID(str(client_id))
     except ValueError:
@@ -125,20 +127,25 @@ def turn_start(*, user, client_id: Any, conversation_id: Any, parent_id: Any, te
     with transaction.atomic():
         created = conversation_id is None
         if created:
-            conversation = Conversation.objects.create(owner=user, title=_title_from(text), model=model_id)
+            # Nothing runs in it and there is no parent; its first two seqs are the two frames below.
+            conversation = Conversation.objects.create(owner=user, title=_title_from(text), model=model_id,
+                                                       last_seq=2)
+            parent, seq = None, 1
         else:
             conversation = conversation_get_for_user(user, conversation_id)
             conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
-            raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
-        parent = _parent(conversation, parent_id)
+            if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
+                raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
+            parent = _parent(conversation, parent_id)
+            # The row is locked: its last_seq is ours to advance.
+            seq = conversation.last_seq = conversation.last_seq + 1
+            Conversation.objects.filter(pk=conversation.pk).update(model=model_id, updated_at=timezone.now(),
+                                                                   last_seq=seq)
         user_message = Message.objects.create(conversation=conversation, parent=parent, role=Message.Role.USER,
                                               client_id=client_uuid, content=text, model=model_id)
         assistant = Message.objects.create(conversation=conversation, parent=user_message, model=model_id,
                                            role=Message.Role.ASSISTANT, state=Message.State.PENDING,
                                            options=_turn_options(effort, options))
-        Conversation.objects.filter(pk=conversation.pk).update(model=model_id, updated_at=timezone.now())
-        seq = _allocate_seq(conversation.pk, 2 if created else 1)
         if created:
             events.publish_on_commit({"type": "conversation.created", "conversation": conversation.pk, "seq": seq,
                                       "title": conversation.title})
@@ -147,7 +154,7 @@ def turn_start(*, user, client_id: Any, conversation_id: Any, parent_id: Any, te
             "type": "turn.started", "conversation": conversation.pk, "seq": seq, "client_id": str(client_uuid),
             "user_message": message_json(user_message), "assistant_message": message_json(assistant),
         })
-        _dispatch_on_commit(assistant.pk)
+        _dispatch_on_commit(assistant.pk, follow=(conversation.pk, follower) if created and follower else None)
     return TurnStarted(conversation, user_message, assistant, created_conversation=created)
 
 
@@ -180,10 +187,10 @@ def turn_retry(*, user, message_id: Any) -> TurnStarted:
     return TurnStarted(conversation, None, assistant)
 
 
-def _dispatch_on_commit(message_id: int) -> None:
+def _dispatch_on_commit(message_id: int, follow: tuple[int, str] | None = None) -> None:
     from . import runner  # the runner imports this module
 
-    transaction.on_commit(lambda: async_to_sync(runner.start)(message_id))
+    events.after_commit(runner.start, message_id, follow)
 
 
 def turn_claim(*, message_id: int) -> TurnContext | None:
@@ -354,12 +361,13 @@ def turns_sweep_interrupted() -> int:
     return swept
 
 
-def conversation_state(conversation: Conversation) -> dict[str, Any]:
-    messages = list(conversation.messages.all())
+def conversation_state(conversation: Conversation, messages: list[Message] | None = None) -> dict[str, Any]:
+    """The conversation as a socket starts from; ``messages`` when the caller holds all of them."""
+    if messages is None:
+        messages = list(conversation.messages.all())
     running = next((m.pk for m in messages if m.is_running), None)
     # The conversation row was read before the messages: a reply stored since then is
     # exact as of its own, newer seq, and the state must not invite its deltas again.
     seq = max([conversation.last_seq, *(m.content_seq for m in messages)])
     return {"type": "conversation.state", "conversation": conversation.pk, "seq": seq,
             "title": conversation.title, "messages": [message_json(m) for m in messages], "running": running}
-
