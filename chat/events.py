@@ -29,10 +29,16 @@ def turn_group(message_id: int) -> str:
     return f"turn.{message_id}"
 
 
-async def publish(frame: dict[str, Any]) -> None:
-    """Send a frame to every socket following ``frame["conversation"]``."""
-    await get_channel_layer().group_send(conversation_group(frame["conversation"]),
-                                         {"type": "chat.frame", "frame": frame})
+async def publish(frame: dict[str, Any], *, delta: bool = False) -> None:
+    """Send a frame to every socket following ``frame["conversation"]``.
+
+    A running reply's ``delta`` frames may skip the Redis round trip while every
+    follower is in this process (webapp/layers.py); a follower elsewhere asks the
+    runner for its text so far, and gets every delta after that.
+    """
+    layer = get_channel_layer()
+    send = getattr(layer, "group_stream", layer.group_send) if delta else layer.group_send
+    await send(conversation_group(frame["conversation"]), {"type": "chat.frame", "frame": frame})
 
 
 def publish_on_commit(frame: dict[str, Any]) -> None:

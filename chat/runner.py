@@ -202,7 +202,7 @@ class TurnRunner:
                     setattr(self, attr, len(parts))
                     self.seq += 1
                     await events.publish({"type": kind, "conversation": self.context.conversation_id,
-                                          "seq": self.seq, "message": self.message_id, "text": piece})
+                                          "seq": self.seq, "message": self.message_id, "text": piece}, delta=True)
 
     # ----- control from any process ----------------------------------------------------------
 
