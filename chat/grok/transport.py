@@ -4,9 +4,11 @@ A streamed reply arrives one token per TCP segment, so the client reads its sock
 about 50 times a second per reply. Through httpcore's anyio backend each read opens a
 cancel scope, asks sniffio which event loop runs and yields to the loop once more
 before reading: at 100 streams in one web process that was about a fifth of the
-process's CPU (bench/results/bench.md). Here a read is a ``StreamReader.read`` under
-``asyncio.timeout``. TLS is the standard library's (``StreamWriter.start_tls``); the
-HTTP/1.1 protocol, pooling and timeouts stay httpcore's and httpx's.
+process's CPU (bench/results/bench.md). Here a read is a ``StreamReader.read``, and
+its timeout one timer per connection that moves on with the reads (``asyncio.timeout``
+around every read was another twentieth of the process). TLS is the standard
+library's (``StreamWriter.start_tls``); the HTTP/1.1 protocol, pooling and timeouts
+stay httpcore's and httpx's.
 """
 
 from __future__ import annotations
@@ -25,15 +27,39 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self._deadline: float | None = None  # when the read in progress times out
+        self._watchdog: asyncio.TimerHandle | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        # One timer per connection, moved on lazily, instead of one per read: a reply
+        # is read about 50 times a second and its timeout is seconds to minutes long.
+        if timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.time() + timeout
+            if self._watchdog is None or self._watchdog.when() > self._deadline:
+                if self._watchdog is not None:
+                    self._watchdog.cancel()
+                self._watchdog = loop.call_at(self._deadline, self._expire)
         try:
-            async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
+            return await self._reader.read(max_bytes)
         except TimeoutError:
             raise httpcore.ReadTimeout("timed out reading from the server") from None
         except OSError as exc:
             raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
+        finally:
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._watchdog = None
+        if self._deadline is None:  # no read waiting; the next one sets its own deadline
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:  # a later read's deadline
+            self._watchdog = loop.call_at(self._deadline, self._expire)
+            return
+        # The read in progress waited its whole timeout. The connection is done for:
+        # httpcore closes it on the ReadTimeout this becomes.
+        self._reader.set_exception(TimeoutError())
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
@@ -48,6 +74,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
 
     async def aclose(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         self._writer.close()
         try:
             await self._writer.wait_closed()

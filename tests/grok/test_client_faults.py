@@ -11,15 +11,18 @@ import pytest
 
 from chat.grok import (Completed, Failed, GrokClient, GrokError, ProviderConfig, ResponsesRequest, RetryPolicy,
                        TextDelta, Timeouts)
+from chat.grok.transport import AsyncioTransport
 
 from .helpers import collect, last, nonce
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total=10)
 
 
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient() as http:
+@pytest.fixture(params=["asyncio", "anyio"])
+async def http(request):
+    """The app's transport (chat/grok/transport.py) and httpx's own."""
+    transport = AsyncioTransport() if request.param == "asyncio" else None
+    async with httpx.AsyncClient(transport=transport) as http:
         yield http
 
 
@@ -168,6 +171,14 @@ async def test_a_connection_dropped_before_any_event_is_retried(simulator, clien
     assert isinstance(last(events), Failed)
     assert len(events) == 1
     assert len(simulator.requests_with(tag)) == FAST.max_attempts
+
+
+async def test_a_slow_stream_longer_than_the_read_timeout_but_never_silent_that_long_completes(simulator, http):
+    client = GrokClient(ProviderConfig.xai("xai-test", base_url=simulator.v1), http=http, retry=FAST,
+                        timeouts=Timeouts(read=0.5))
+    events = await collect(client.responses_stream(ask(nonce(), "tokens=12 tps=8")))  # 1.5 s, 125 ms apart
+
+    assert isinstance(last(events), Completed)
 
 
 async def test_a_stall_longer_than_the_read_timeout_fails_without_a_retry(simulator, http):
