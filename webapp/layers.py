@@ -144,15 +144,15 @@ class _LoopLayer(RedisPubSubLoopLayer):
         self.joins[group_channel] = self.joins.get(group_channel, 0) + 1
         self.quiet_until.pop(group_channel, None)
 
-    def deliver_here(self, group_channel: str, body: bytes) -> bool:
-        """Queue ``body`` for this loop's members of the group; whether it has any."""
+    def deliver_here(self, group_channel: str, message: dict) -> bool:
+        """Queue ``message`` for this loop's members of the group; whether it has any."""
         members = self.groups.get(group_channel)
         if not members:
             return False
         for name in members:
             queue = self.channels.get(name)
             if queue is not None:
-                queue.put_nowait(body)
+                queue.put_nowait(dict(message))  # each its own, as if deserialized
         return True
 
     async def group_add(self, group: str, channel: str) -> None:
@@ -197,14 +197,18 @@ class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
             outbox = self._outboxes[loop] = _Outbox(self)
         return outbox
 
+    def deserialize(self, message: bytes | dict) -> dict:
+        if isinstance(message, dict):  # delivered in this process: never serialized
+            return message
+        return super().deserialize(message)
+
     async def send(self, channel: str, message: dict) -> None:
         layer = self._get_layer()
-        body = self.serialize(message)
         queue = layer.channels.get(channel)
         if queue is not None:  # a channel of this process
-            queue.put_nowait(body)
+            queue.put_nowait(dict(message))
             return
-        await self._outbox().publish(channel, layer.origin + MESSAGE + body)
+        await self._outbox().publish(channel, layer.origin + MESSAGE + self.serialize(message))
 
     async def group_send(self, group: str, message: dict) -> None:
         await self._group_send(group, message, stream=False)
@@ -217,13 +221,12 @@ class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
     async def _group_send(self, group: str, message: dict, *, stream: bool) -> None:
         layer = self._get_layer()
         group_channel = layer._get_group_channel_name(group)
-        body = self.serialize(message)
-        here = layer.deliver_here(group_channel, body)
+        here = layer.deliver_here(group_channel, message)
         now = asyncio.get_running_loop().time()
         if stream and here and layer.quiet_until.get(group_channel, 0.0) > now:
             return
         joins = layer.joins.get(group_channel, 0)
-        payload = layer.origin + MESSAGE + body
+        payload = layer.origin + MESSAGE + self.serialize(message)
         if stream:
             # Not waited for: the runner sends its next delta while Redis answers, and
             # the sockets here have this one already.
