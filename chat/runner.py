@@ -54,7 +54,12 @@ async def start(message_id: int, follow: tuple[int, str] | None = None) -> None:
     """Start the turn's runner in this process (called after the turn's commit), once
     ``follow``'s socket (conversation, channel), if any, has joined the conversation."""
     if follow is not None:
-        await events.follow(*follow)
+        try:
+            await events.follow(*follow)
+        except Exception:  # noqa: BLE001 -- the reply is written whoever watches it
+            # The socket closed between the send and now (or the layer is down): it
+            # finds the reply when it comes back.
+            log.warning("turn %s: its starting socket could not follow it", message_id, exc_info=True)
     if message_id in RUNNING:
         return
     # A fresh context: the caller's (a request's sync thread) ends long before the turn does.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -281,3 +282,21 @@ async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_aft
               {"type": "turn.done", "message": reply.pk}]
     assert text_of(frames, reply.pk) == "Reply so far!"
     await socket.close()
+
+
+async def test_a_reply_runs_when_the_socket_that_started_it_is_gone_before_its_runner(alice):
+    """The tab closed between the send and the runner's start: the reply is written all the same."""
+    from chat import catalog, turns
+
+    models = await catalog.language_models_or_none()
+    started = await database_sync_to_async(turns.turn_start)(
+        user=alice, client_id=str(uuid.uuid4()), conversation_id=None, parent_id=None,
+        text="Nobody is watching [[sim tokens=5]]", model=MODEL, options={}, models=models,
+        follower="specific.a-socket-that-closed")
+    message = started.assistant_message
+    for _ in range(300):
+        await message.arefresh_from_db()
+        if message.state not in Message.RUNNING:
+            break
+        await asyncio.sleep(0.05)
+    assert message.state == "completed" and message.content.startswith("Reply to turn 1")
