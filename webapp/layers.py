@@ -47,30 +47,33 @@ class _Outbox:
         self.draining = False
 
     async def publish(self, channel: str, payload: bytes) -> int:
-        future = asyncio.get_running_loop().create_future()
-        self.queue.append((channel, payload, future))
-        if not self.draining:
-            # The first publisher of an idle outbox sends at once, without waiting for
-            # a task to start on the loop's next pass. What others queue meanwhile
-            # leaves from a task, so this publisher's caller is not kept draining.
-            self.draining = True
-            try:
-                await self._send_queued()
-            finally:
-                if self.queue:
-                    asyncio.get_running_loop().create_task(self._drain())
-                else:
-                    self.draining = False
+        if self.draining:
+            return await self.enqueue(channel, payload)
+        # The first publisher of an idle outbox sends at once, without waiting for a
+        # task to start on the loop's next pass. What others queue meanwhile leaves
+        # from a task, so this publisher's caller is not kept draining.
+        future = self._queued(channel, payload)
+        self.draining = True
+        try:
+            await self._send_queued()
+        finally:
+            if self.queue:
+                asyncio.get_running_loop().create_task(self._drain())
+            else:
+                self.draining = False
         return await future
 
     def enqueue(self, channel: str, payload: bytes) -> asyncio.Future:
         """Queue a message without waiting for it: it leaves in order with the others."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self.queue.append((channel, payload, future))
+        future = self._queued(channel, payload)
         if not self.draining:
             self.draining = True
-            loop.create_task(self._drain())
+            asyncio.get_running_loop().create_task(self._drain())
+        return future
+
+    def _queued(self, channel: str, payload: bytes) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self.queue.append((channel, payload, future))
         return future
 
     async def _drain(self) -> None:
@@ -226,32 +229,30 @@ class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
         if stream and here and layer.quiet_until.get(group_channel, 0.0) > now:
             return
         joins = layer.joins.get(group_channel, 0)
+
+        def heard(count: int) -> None:
+            # One subscriber, and it is this loop's (it hears the group, and no other
+            # process announced itself meanwhile): nobody else listens to the group.
+            if (count <= 1 and here and group_channel in layer.confirmed and group_channel in layer.groups
+                    and layer.joins.get(group_channel, 0) == joins):
+                layer.quiet_until[group_channel] = now + self.quiet_for
+            else:
+                layer.quiet_until.pop(group_channel, None)
+
+        def published(done: asyncio.Future) -> None:
+            if done.cancelled() or done.exception() is not None:
+                # Followers here have it; one elsewhere gets the turn's text at its end.
+                log.warning("a delta for %s was not published: %r", group_channel, done.exception())
+            else:
+                heard(done.result())
+
         payload = layer.origin + MESSAGE + self.serialize(message)
         if stream:
             # Not waited for: the runner sends its next delta while Redis answers, and
             # the sockets here have this one already.
-            future = self._outbox().enqueue(group_channel, payload)
-            future.add_done_callback(lambda done: self._heard(layer, group_channel, here, joins, now, done))
-            return
-        heard = await self._outbox().publish(group_channel, payload)
-        self._count(layer, group_channel, here, joins, now, heard)
-
-    def _heard(self, layer: _LoopLayer, group_channel: str, here: bool, joins: int, now: float,
-               done: asyncio.Future) -> None:
-        if done.cancelled() or done.exception() is not None:
-            # Followers in this process have it; one elsewhere gets the turn's text at its end.
-            log.warning("a delta for %s was not published: %r", group_channel, done.exception())
-            return
-        self._count(layer, group_channel, here, joins, now, done.result())
-
-    def _count(self, layer: _LoopLayer, group_channel: str, here: bool, joins: int, now: float, heard: int) -> None:
-        # One subscriber, and it is this loop's (it hears the group, and no other process
-        # announced itself meanwhile): nobody else listens to the group.
-        if (heard <= 1 and here and group_channel in layer.confirmed and group_channel in layer.groups
-                and layer.joins.get(group_channel, 0) == joins):
-            layer.quiet_until[group_channel] = now + self.quiet_for
+            self._outbox().enqueue(group_channel, payload).add_done_callback(published)
         else:
-            layer.quiet_until.pop(group_channel, None)
+            heard(await self._outbox().publish(group_channel, payload))
 
     async def _publish_batch(self, batch: list[tuple[str, bytes]]) -> list[int]:
         """Publish in one pipeline per shard; how many subscribers got each message."""
