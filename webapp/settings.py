@@ -136,21 +136,16 @@ else:
     }
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
 
-CHANNEL_LAYER = env_str("CHANNEL_LAYER", "pubsub")
-CHANNEL_LAYER_BACKENDS = {
-    # The Pub/Sub layer relays several times more frames per second than the default
-    # Redis layer on this kind of machine (bench/results/channel_layers.md), and more
-    # again when it publishes in pipelines (webapp/layers.py); the others stay
-    # selectable to measure them.
-    "pubsub": "webapp.layers.BatchingPubSubChannelLayer",
-    "pubsub-unbatched": "channels_redis.pubsub.RedisPubSubChannelLayer",
-    "redis": "channels_redis.core.RedisChannelLayer",
-}
-if CHANNEL_LAYER not in CHANNEL_LAYER_BACKENDS:
-    raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(CHANNEL_LAYER_BACKENDS)}, not {CHANNEL_LAYER!r}")
+# Between web processes, channels-redis's Pub/Sub layer: it relayed several times more
+# frames per second than its list-based layer on this kind of machine
+# (bench/results/channel_layers.md). Every process must use the same one, since the two
+# do not hear each other: there is no choice to get wrong.
+if env_str("CHANNEL_LAYER", "pubsub") != "pubsub":
+    raise ImproperlyConfigured("CHANNEL_LAYER must be pubsub or unset: web processes on different channel layers "
+                               "cannot hear each other, so every one uses the Redis Pub/Sub layer.")
 if REDIS_URL:
-    backend = CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER]
-    CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                                  "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

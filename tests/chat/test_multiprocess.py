@@ -132,3 +132,26 @@ async def test_a_stop_sent_through_process_b_stops_the_reply_running_on_process_
     assert 0 < len(done_a["content"]) < 600 * 3
     message = await Message.objects.aget(pk=state["running"])
     assert message.state == "cancelled" and message.content == done_a["content"]
+
+
+async def test_a_socket_on_process_b_that_followed_first_streams_the_next_reply_started_on_process_a(
+        web_processes, alice):
+    """B follows the conversation before the turn exists: A learns it from B's listing, not a snapshot request."""
+    from channels.db import database_sync_to_async
+
+    cookie = await database_sync_to_async(session_cookie)(alice)
+    a, b = web_processes
+    async with Tab(a, cookie) as on_a, Tab(b, cookie) as on_b:
+        await on_a.send(start("First [[sim tokens=5]]"))
+        first = await on_a.until(ended)
+        await on_b.send({"type": "conversation.open", "conversation": first["conversation"], "after": None})
+        await on_b.until(kind("conversation.state"))
+        await on_a.send({**start("Second [[sim tokens=80 tps=50]]"), "conversation": first["conversation"]})
+        started_b = await on_b.until(kind("turn.started"))
+        done_b = await on_b.until(ended)
+
+    assert done_b["state"] == "completed" and done_b["content"].startswith("Reply to turn 2")
+    assert not any(f["type"] == "turn.snapshot" for f in on_b.frames)
+    deltas = [f for f in on_b.frames if f["type"] == "turn.delta"]
+    assert len(deltas) > 1 and "".join(d["text"] for d in deltas) == done_b["content"]
+    assert started_b["assistant_message"]["id"] == done_b["message"]

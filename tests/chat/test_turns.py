@@ -205,7 +205,8 @@ async def test_an_interrupted_turn_is_swept_and_its_followers_told(alice, socket
 
     from django.utils import timezone
 
-    from chat.turns import turns_sweep_interrupted
+    from chat.sync import database
+    from chat.turns.finishing import turns_sweep_interrupted
 
     conversation = await Conversation.objects.acreate(owner=alice, title="t")
     user_message = await Message.objects.acreate(conversation=conversation, role="user", content="hi")
@@ -218,7 +219,7 @@ async def test_an_interrupted_turn_is_swept_and_its_followers_told(alice, socket
     # Its process dies: no heartbeat for longer than TURN_STALE_AFTER.
     await Message.objects.filter(pk=stale.pk).aupdate(heartbeat_at=timezone.now() - timedelta(minutes=5))
 
-    assert await database_sync_to_async(turns_sweep_interrupted)() == 1
+    assert await database(turns_sweep_interrupted)() == 1
     failed = await socket.until(is_end)
 
     assert failed["state"] == "interrupted" and failed["content"] == "half a rep"
@@ -247,10 +248,10 @@ async def test_partial_text_is_checkpointed_about_once_a_second_while_streaming(
     socket = socket_for(alice)
     await socket.connect()
     await socket.send(start("Checkpoint me [[sim tokens=300 tps=40]]"))
-    state = await socket.until_type("conversation.state")
+    started = await socket.until_type("turn.started")
     await asyncio.sleep(2.5)
 
-    during = await Message.objects.aget(pk=state["running"])
+    during = await Message.objects.aget(pk=started["assistant_message"]["id"])
     assert during.state == "streaming"
     assert during.content.startswith("Reply to turn 1") and during.heartbeat_at is not None
     await socket.send({"type": "turn.cancel", "message": during.pk})
@@ -261,7 +262,7 @@ async def test_partial_text_is_checkpointed_about_once_a_second_while_streaming(
 
 async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_after_the_conversation(
         alice, socket_for):
-    from chat.turns import turns_checkpoint
+    from chat.turns.finishing import turns_checkpoint
 
     conversation = await Conversation.objects.acreate(owner=alice, title="t", last_seq=3)
     question = await Message.objects.acreate(conversation=conversation, role="user", content="hi")
@@ -286,13 +287,16 @@ async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_aft
 
 async def test_a_reply_runs_when_the_socket_that_started_it_is_gone_before_its_runner(alice):
     """The tab closed between the send and the runner's start: the reply is written all the same."""
-    from chat import catalog, turns
+    from chat import catalog, runner
+    from chat.sync import database
+    from chat.turns.commands import turn_start
 
     models = await catalog.language_models_or_none()
-    started = await database_sync_to_async(turns.turn_start)(
+    started = await database(turn_start)(
         user=alice, client_id=str(uuid.uuid4()), conversation_id=None, parent_id=None,
         text="Nobody is watching [[sim tokens=5]]", model=MODEL, options={}, models=models,
-        follower="specific.a-socket-that-closed")
+        socket="a-socket-that-closed")
+    runner.start(started.assistant_message.pk)
     message = started.assistant_message
     for _ in range(300):
         await message.arefresh_from_db()

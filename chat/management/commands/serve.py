@@ -10,8 +10,6 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chat.turns import turns_sweep_interrupted
-
 
 class Command(BaseCommand):
     help = "Serve on http://HOST:PORT (daphne), with the Grok simulator when no XAI_API_KEY is set."
@@ -21,9 +19,6 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options):
-        swept = turns_sweep_interrupted()
-        if swept:
-            self.stdout.write(f"Marked {swept} unfinished replies as interrupted.")
         simulator = self._start_simulator() if settings.GROK_SIMULATED else None
         self.stdout.write(self.style.SUCCESS(f"Grok Team Chat on http://{host}:{port}/"))
         try:
