@@ -40,6 +40,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -236,6 +246,12 @@ GROK_BASE_URL = env_str("XAI_BASE_URL") or (
 GROK_API_KEY = XAI_API_KEY or "sim-local-key"
 GROK_DEFAULT_MODEL = env_str("GROK_DEFAULT_MODEL", "grok-4.3")
 GROK_READ_TIMEOUT = env_int("GROK_READ_TIMEOUT", 3600)
+# Upstream retries (429, 5xx, connection errors; never once a reply has started):
+# attempts in all, and exponential backoff with full jitter between them, in seconds.
+GROK_RETRY_ATTEMPTS = env_int("GROK_RETRY_ATTEMPTS", 4)
+GROK_RETRY_BASE_DELAY = env_float("GROK_RETRY_BASE_DELAY", 0.5)
+GROK_RETRY_MAX_DELAY = env_float("GROK_RETRY_MAX_DELAY", 20.0)
+GROK_RETRY_MAX_TOTAL = env_float("GROK_RETRY_MAX_TOTAL", 60.0)
 
 # --- Turns.
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32_000)

@@ -17,7 +17,7 @@ from django.db import connection
 
 from tests.conftest import free_port, wait_until_up
 
-from .conftest import session_cookie, text_of
+from .conftest import session_cookie, streamed_text_of
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -108,7 +108,7 @@ async def test_a_socket_on_process_b_follows_a_reply_generated_on_process_a(web_
     assert done_b["content"] == done_a["content"]
     assert done_b["content"].startswith("Reply to turn 1")
     assert any(f["type"] == "turn.delta" for f in on_b.frames)  # it streamed live on B
-    assert text_of(on_b.frames, done_b["message"]) == done_b["content"]
+    assert streamed_text_of(on_b.frames, done_b["message"]) == done_b["content"]
 
 
 async def test_a_stop_sent_through_process_b_stops_the_reply_running_on_process_a(web_processes, alice):

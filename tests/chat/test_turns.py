@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from chat.models import Conversation, Message
 from webapp.accounts.models import UsageRecord
 
-from .conftest import text_of
+from .conftest import streamed_text_of, text_of
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 MODEL = "grok-4.3"
@@ -41,7 +41,7 @@ async def test_a_reply_streams_in_frames_and_ends_completed_with_usage(alice, so
     assert created["title"] == "Hello there [[sim tokens=60 tps=400]]"
     assert done["type"] == "turn.done" and done["state"] == "completed"
     assert done["content"].startswith("Reply to turn 1")
-    assert text_of(socket.frames, done["message"]) == done["content"]
+    assert streamed_text_of(socket.frames, done["message"]) == done["content"]
     deltas = [f for f in socket.frames if f["type"] == "turn.delta"]
     assert 1 < len(deltas) < 60  # coalesced, not one frame per token
     seqs = [f["seq"] for f in socket.frames if "seq" in f and f["type"] != "conversation.state"]
@@ -81,7 +81,7 @@ async def test_stop_keeps_the_partial_text_and_settles_usage(alice, socket_for):
 
     assert done["type"] == "turn.done" and done["state"] == "cancelled"
     assert done["content"].startswith("Reply")
-    assert done["content"] == text_of(socket.frames, done["message"])
+    assert done["content"] == streamed_text_of(socket.frames, done["message"])
     assert len(done["content"]) < 400 * 4
     message = await Message.objects.aget(pk=done["message"])
     assert message.state == "cancelled" and message.content == done["content"]
@@ -112,10 +112,11 @@ async def test_an_upstream_fault_ends_the_turn_failed_with_words_a_person_can_ac
     await socket.close()
 
 
-async def test_a_failed_reply_can_be_retried_as_a_new_branch(alice, socket_for):
+async def test_a_failed_reply_can_be_retried_as_a_new_branch(alice, socket_for, settings):
     socket = socket_for(alice)
     await socket.connect()
-    failed = await run_turn(socket, "Flaky [[sim fail=503 times=4]]")
+    # Fails every attempt of the first turn; the retry's first attempt succeeds.
+    failed = await run_turn(socket, f"Flaky [[sim fail=503 times={settings.GROK_RETRY_ATTEMPTS}]]")
     assert failed["type"] == "turn.failed"
 
     await socket.send({"type": "turn.retry", "message": failed["message"]})
@@ -181,7 +182,7 @@ async def test_a_reconnecting_socket_sees_the_text_so_far_then_the_rest_with_no_
     assert done["state"] == "completed"
     snapshot = next(f for f in second_tab.frames if f["type"] == "turn.snapshot")
     assert snapshot["content"] and done["content"].startswith(snapshot["content"])
-    assert text_of(second_tab.frames, done["message"]) == done["content"]
+    assert streamed_text_of(second_tab.frames, done["message"]) == done["content"]
     await second_tab.close()
 
 
@@ -281,7 +282,7 @@ async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_aft
     frames = [state, {"type": "turn.delta", "message": reply.pk, "seq": 6, "text": " so far"},
               {"type": "turn.delta", "message": reply.pk, "seq": 8, "text": "!"},
               {"type": "turn.done", "message": reply.pk}]
-    assert text_of(frames, reply.pk) == "Reply so far!"
+    assert streamed_text_of(frames, reply.pk) == "Reply so far!"
     await socket.close()
 
 
