@@ -218,7 +218,7 @@ function onFinished(frame) {
 
 function onCreated(frame) {
   if (!chat.pending || frame.client_id !== chat.pending.clientId) return;
-  chat.pending = null; // the conversation.state that follows carries the turn
+  chat.pending = null; // the turn.started that follows carries the turn
   if (chat.id !== frame.conversation) {
     endCatchUp();
     chat.id = frame.conversation;
