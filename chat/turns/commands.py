@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat import events, frames
-from chat.access import conversation_get_for_user, message_get_for_user
+from chat.access import NotFound, conversation_get_for_user, message_get_for_user, row_id
 from chat.catalog import find_model
 from chat.grok import LanguageModel
 from chat.models import Conversation, Message
@@ -42,6 +42,8 @@ def _validate(*, text: Any, model: Any, options: Any, models: list[LanguageModel
         raise TurnError("empty_text", "Write a message first.")
     if len(text) > settings.MAX_MESSAGE_CHARS:
         raise TurnError("text_too_long", f"A message can be at most {settings.MAX_MESSAGE_CHARS:,} characters.")
+    if not is_storable_text(text):
+        raise TurnError("bad_text", "The message contains characters that cannot be stored (a NUL or a lone surrogate).")
     if attachments not in (None, []):
         raise TurnError("attachments_unsupported", "Attachments are not supported yet.")
     if not isinstance(options, dict):
@@ -67,6 +69,17 @@ def _turn_options(effort: str | None, options: dict) -> dict[str, Any]:
     if options.get("web_search"):
         kept["web_search"] = True
     return kept
+
+
+def is_storable_text(text: str) -> bool:
+    """Text both databases store as it is: PostgreSQL refuses NUL, and UTF-8 has no lone surrogates."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _existing(user, client_id: uuid.UUID) -> TurnStarted | None:
@@ -96,6 +109,8 @@ def turn_start(*, user, client_id: Any, conversation_id: Any, parent_id: Any, te
         return existing
     text, model_id, effort = _validate(text=text, model=model, options=options, models=models,
                                        attachments=attachments)
+    if conversation_id is None and parent_id is not None:
+        raise TurnError("bad_parent", "A new conversation has no earlier message to answer after.")
     with transaction.atomic():
         created = conversation_id is None
         if created:
@@ -134,8 +149,8 @@ def _parent(conversation: Conversation, parent_id: Any) -> Message | None:
     if parent_id is None:
         return conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("-id").first()
     try:
-        return conversation.messages.get(pk=int(parent_id), role=Message.Role.ASSISTANT)
-    except (Message.DoesNotExist, TypeError, ValueError, OverflowError):
+        return conversation.messages.get(pk=row_id(parent_id), role=Message.Role.ASSISTANT)
+    except (Message.DoesNotExist, NotFound):
         raise TurnError("bad_parent", "The message to answer after is not in this conversation.") from None
 
 

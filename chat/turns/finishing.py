@@ -27,6 +27,11 @@ INTERRUPTED_ERROR = {
 }
 
 
+def storable(text: str) -> str:
+    """A model's text as both databases store it: PostgreSQL refuses NUL, UTF-8 has no lone surrogates."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 @dataclass
 class TurnOutcome:
     state: str
@@ -63,7 +68,8 @@ def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> fram
     """Record the end of a turn and its usage; returns the frame to publish after commit."""
     with transaction.atomic():
         Message.objects.filter(pk=context.message_id).update(
-            state=outcome.state, content=outcome.content, reasoning=outcome.reasoning, citations=outcome.citations,
+            state=outcome.state, content=storable(outcome.content), reasoning=storable(outcome.reasoning),
+            citations=outcome.citations,
             usage=usage_json(outcome.usage), error=outcome.error, upstream_response_id=outcome.response_id,
             stored_upstream=outcome.stored, ttft_ms=outcome.ttft_ms, latency_ms=outcome.latency_ms,
             heartbeat_at=timezone.now(), content_seq=seq,
@@ -110,7 +116,7 @@ def _checkpoint_texts(texts: dict[int, tuple[str, str, int]], now) -> None:
            f"{field('heartbeat_at').column} = %s WHERE {field('id').column} = %s AND {field('state').column} = %s")
     heartbeat = ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(content, reasoning, seq, heartbeat, pk, Message.State.STREAMING)
+        cursor.executemany(sql, [(storable(content), storable(reasoning), seq, heartbeat, pk, Message.State.STREAMING)
                                  for pk, (content, reasoning, seq) in texts.items()])
 
 

@@ -62,8 +62,8 @@ class Socket:
         return connected
 
     async def send(self, frame: dict[str, Any] | str) -> None:
-        if isinstance(frame, str):
-            await self.comm.send_to(text_data=frame)
+        if isinstance(frame, str):  # as it is, even empty
+            await self.comm.send_input({"type": "websocket.receive", "text": frame})
         else:
             await self.comm.send_json_to(frame)
 
