@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import catalog, events, frames, runner
 from .access import NotFound, conversation_get_for_user
+from .sockets import Session
 from .sync import database
 from .turns.commands import TurnStarted, turn_cancel, turn_retry, turn_start
 from .turns.errors import TurnError
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 NOT_FOUND = {"code": "not_found", "message": "That conversation or message does not exist."}
 CLIENT_ID_MAX = 100  # longer is no UUID, and is not echoed back
+SIGNED_OUT = 4401  # the close code of a socket without a (valid) session
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -35,11 +37,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=SIGNED_OUT)
             return
         self.user = user
-        self.socket_id = await events.socket_add(self._send_text)
+        session = self.scope["session"]
+        self.socket_id = await events.socket_add(self._send_text, Session(
+            user_id=user.pk, key=session.session_key or "", end=self._session_ended))
         await self.accept()
+
+    async def _session_ended(self) -> None:
+        await self._send_frame(frames.session_ended())
+        await self.close(code=SIGNED_OUT)
 
     async def disconnect(self, code: int) -> None:
         socket_id = getattr(self, "socket_id", None)

@@ -28,16 +28,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from webapp.accounts.sessions import sessions_current
+
 from . import interest
-from .sockets import LocalSockets, Send
+from .sockets import LocalSockets, Send, Session
 
 log = logging.getLogger(__name__)
 
 FRAME = "relay.frame"  # a frame for a conversation's sockets (or one socket) on another process
+SESSIONS = "relay.sessions"  # a user's sign-ins changed: their sockets check theirs
+SESSION_RECHECK_EVERY = 30.0  # seconds between checks of every socket's session (expiry)
 QUIET_FOR = 1.0  # seconds a runner trusts that no other process listens before asking again
 
 
@@ -47,6 +52,10 @@ def conversation_group(conversation_id: int) -> str:
 
 def turn_group(message_id: int) -> str:
     return f"turn.{message_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
 
 
 def encode(frame: dict[str, Any]) -> str:
@@ -76,6 +85,7 @@ class _Relay:
         await asyncio.shield(self._ready)
 
     async def _start(self) -> None:
+        self._spawn(self._recheck_sessions(), "session-checks")
         if not self.cross_process:
             return
         self.channel = await self.layer.new_channel()
@@ -98,6 +108,10 @@ class _Relay:
                 log.exception("reading this process's relay channel failed")
                 await asyncio.sleep(1)
                 continue
+            if message.get("type") == SESSIONS:
+                if message.get("origin") != self.process:  # this process checked its own already
+                    await self.recheck(message["user"], ended=message.get("ended"))
+                continue
             if message.get("type") != FRAME or message.get("origin") == self.process:
                 continue  # our own frame, already delivered here
             if message.get("socket"):
@@ -112,6 +126,31 @@ class _Relay:
                 await self.listeners.announce(list(self.sockets.followers))
             except Exception:  # noqa: BLE001 -- tried again at the next renewal
                 log.warning("renewing this process's listener entries failed", exc_info=True)
+
+    async def _recheck_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(SESSION_RECHECK_EVERY)
+            try:
+                await self.recheck(None)
+            except Exception:  # noqa: BLE001 -- tried again at the next check
+                log.warning("checking the sockets' sessions failed", exc_info=True)
+
+    async def recheck(self, user_id: int | None, *, ended: str | None = None) -> None:
+        """End the sockets (of one user, or all) whose sign-in no longer holds."""
+        sockets = self.sockets.sessions_of(user_id)
+        if not sockets:
+            return
+        current = await database_sync_to_async(sessions_current)(
+            sessions=[(session.user_id, session.key) for _, session in sockets])
+        for _, session in sockets:
+            if session.key not in current or session.key == ended:
+                await session.end()
+
+    async def add(self, send: Send, session: Session) -> str:
+        socket_id, first = self.sockets.add(send, session)
+        if first and self.cross_process:
+            await self.layer.group_add(user_group(session.user_id), self.channel)
+        return socket_id
 
     async def follow(self, conversation_id: int, socket_id: str) -> None:
         first = self.sockets.follow(conversation_id, socket_id)
@@ -144,9 +183,13 @@ class _Relay:
         await self.listeners.withdraw(conversation_id)
 
     async def remove(self, socket_id: str) -> None:
-        for conversation_id in self.sockets.remove(socket_id):
-            if self.cross_process:
-                await self._unsubscribe(conversation_id)
+        conversations, gone_user = self.sockets.remove(socket_id)
+        if not self.cross_process:
+            return
+        for conversation_id in conversations:
+            await self._unsubscribe(conversation_id)
+        if gone_user is not None and not self.sockets.by_user.get(gone_user):
+            await self.layer.group_discard(user_group(gone_user), self.channel)
 
     async def publish(self, frames: list[dict[str, Any]], *, beyond: bool = True) -> None:
         texts = [(frame["conversation"], encode(frame)) for frame in frames]
@@ -182,11 +225,31 @@ def _relay() -> _Relay:
 
 # ----- sockets ---------------------------------------------------------------------------
 
-async def socket_add(send: Send) -> str:
-    """Register a socket of this process; its id, for following conversations."""
+async def socket_add(send: Send, session: Session) -> str:
+    """Register a socket of this process; its id, for following conversations. The
+    socket lives as long as ``session``: see ``sessions_changed``."""
     relay = _relay()
     await relay.ready()
-    return relay.sockets.add(send)
+    return await relay.add(send, session)
+
+
+async def sessions_changed(user_id: int, *, ended: str | None = None) -> None:
+    """A user's sign-ins may have ended (sign-out, a new password, deactivation): their
+    sockets on every process check their sessions, and those whose session no longer
+    holds (or is ``ended``, the session key being signed out) end."""
+    relay = _relay()
+    await relay.recheck(user_id, ended=ended)
+    if relay.cross_process:
+        await relay.layer.group_send(user_group(user_id), {"type": SESSIONS, "origin": relay.process,
+                                                                "user": user_id, "ended": ended})
+
+
+def sessions_changed_on_commit(user_id: int, *, ended: str | None = None) -> None:
+    after_commit(_sessions_changed, user_id, ended)
+
+
+async def _sessions_changed(user_id: int, ended: str | None) -> None:
+    await sessions_changed(user_id, ended=ended)
 
 
 async def socket_remove(socket_id: str) -> None:
@@ -334,7 +397,9 @@ def _run(function: Callable[..., Awaitable[None]], *args: Any) -> None:
         _handed_over.add(task)
         task.add_done_callback(_ended)
 
-    loop.call_soon_threadsafe(start)
+    # A fresh context: the database thread's own says "inside the one thread", and work
+    # on the loop that calls back into that thread must not carry it.
+    loop.call_soon_threadsafe(start, context=contextvars.Context())
 
 
 def _serving_loop() -> asyncio.AbstractEventLoop | None:

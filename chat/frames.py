@@ -62,3 +62,8 @@ def error(*, code: str, message: str, client_id: str | None = None) -> Frame:
     if client_id is not None:
         frame["client_id"] = client_id
     return frame
+
+
+def session_ended() -> Frame:
+    """The socket's sign-in ended (signed out, new password, deactivated, expired): it closes next."""
+    return {"type": "session.ended", "message": "You were signed out. Sign in again to continue."}

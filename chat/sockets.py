@@ -11,30 +11,61 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Session:
+    """Whose socket it is, and the sign-in it lives by."""
+
+    user_id: int
+    key: str
+    end: Callable[[], Awaitable[None]]  # tells the socket its session ended, and closes it
+
+
 class LocalSockets:
-    """One event loop's sockets, by id, and their conversations."""
+    """One event loop's sockets, by id, and their conversations and sessions."""
 
     def __init__(self) -> None:
         self.sends: dict[str, Send] = {}
+        self.sessions: dict[str, Session] = {}
+        self.by_user: dict[int, set[str]] = {}  # user -> socket ids
         self.followers: dict[int, set[str]] = {}  # conversation -> socket ids
         self.following: dict[str, set[int]] = {}  # socket id -> conversations
 
-    def add(self, send: Send) -> str:
+    def add(self, send: Send, session: Session) -> tuple[str, bool]:
+        """The new socket's id, and whether it is its user's first socket here."""
         socket_id = uuid.uuid4().hex
         self.sends[socket_id] = send
+        self.sessions[socket_id] = session
         self.following[socket_id] = set()
-        return socket_id
+        users = self.by_user.setdefault(session.user_id, set())
+        first = not users
+        users.add(socket_id)
+        return socket_id, first
 
-    def remove(self, socket_id: str) -> list[int]:
-        """Forget a socket; the conversations nobody here follows any more."""
+    def remove(self, socket_id: str) -> tuple[list[int], int | None]:
+        """Forget a socket: the conversations nobody here follows any more, and its user
+        if they have no socket here any more."""
         self.sends.pop(socket_id, None)
-        return [c for c in self.following.pop(socket_id, set()) if self.unfollow(c, socket_id)]
+        session = self.sessions.pop(socket_id, None)
+        gone_user = None
+        if session is not None:
+            users = self.by_user.get(session.user_id, set())
+            users.discard(socket_id)
+            if not users:
+                self.by_user.pop(session.user_id, None)
+                gone_user = session.user_id
+        return [c for c in self.following.pop(socket_id, set()) if self.unfollow(c, socket_id)], gone_user
+
+    def sessions_of(self, user_id: int | None = None) -> list[tuple[str, Session]]:
+        """(socket id, session) of one user's sockets here, or of all of them."""
+        ids = self.by_user.get(user_id, set()) if user_id is not None else list(self.sessions)
+        return [(socket_id, self.sessions[socket_id]) for socket_id in list(ids) if socket_id in self.sessions]
 
     def follow(self, conversation_id: int, socket_id: str) -> bool:
         """Whether it is the first socket here to follow the conversation."""

@@ -155,3 +155,25 @@ async def test_a_socket_on_process_b_that_followed_first_streams_the_next_reply_
     deltas = [f for f in on_b.frames if f["type"] == "turn.delta"]
     assert len(deltas) > 1 and "".join(d["text"] for d in deltas) == done_b["content"]
     assert started_b["assistant_message"]["id"] == done_b["message"]
+
+
+async def test_signing_out_through_process_a_ends_the_socket_on_process_b(web_processes, alice):
+    import httpx
+    from channels.db import database_sync_to_async
+
+    cookie = await database_sync_to_async(session_cookie)(alice)
+    a, b = web_processes
+    async with Tab(b, cookie) as on_b, httpx.AsyncClient(base_url=f"http://{a}") as browser:
+        browser.cookies.set("sessionid", cookie)
+        page = await browser.get("/")  # the chat page, which sets the CSRF cookie
+        assert page.status_code == 200
+        token = browser.cookies["csrftoken"]  # a Secure cookie in this shape: sent by hand over plain HTTP
+        signed_out = await browser.post("/accounts/logout/", headers={
+            "X-CSRFToken": token, "Cookie": f"sessionid={cookie}; csrftoken={token}"})
+        assert signed_out.status_code == 302
+        ended = await on_b.until(kind("session.ended"))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await on_b.until(lambda frame: False, timeout=5)
+
+    assert "signed out" in ended["message"]
+    assert closed.value.rcvd.code == 4401
