@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (origin and session checked)."""
+"""ASGI entry point: HTTP through Django, websockets through Channels (the
+Origin must be this site's own, webapp/websocket_origin.py; the session is checked)."""
 
 import os
 
@@ -9,13 +10,13 @@ django_asgi_app = get_asgi_application()  # before importing anything that touch
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from webapp.websocket_origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

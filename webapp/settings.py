@@ -5,6 +5,7 @@ Every variable is documented in .env.example."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -57,6 +58,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_header(name: str) -> tuple[str, str] | None:
+    """A request header and the value that means HTTPS: ``X-Forwarded-Proto`` (``https``)
+    or ``X-Forwarded-Ssl: on``, as Django's (``META`` key, value) pair; None when unset."""
+    value = env_str(name)
+    if not value:
+        return None
+    header, _, expected = (part.strip() for part in value.partition(":"))
+    if not re.fullmatch(r"[A-Za-z0-9-]+", header):
+        raise ImproperlyConfigured(f"{name} must be a header name, e.g. X-Forwarded-Proto or "
+                                   f"X-Forwarded-Ssl: on, not {value!r}")
+    return "HTTP_" + header.upper().replace("-", "_"), expected or "https"
+
+
 DEBUG = env_bool("DEBUG", False)
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -106,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "webapp.middleware.PrivatePagesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -184,15 +199,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Wrong passwords are counted per account (from any address) and per client address (for
+# any username) over the cool-off window; either limit reached refuses the sign-in
+# (webapp/accounts/lockout.py). A refused attempt is not counted: a locked address cannot
+# go on to lock accounts, and a lockout ends LOGIN_COOLOFF_MINUTES after the last counted failure.
+AXES_HANDLER = "webapp.accounts.lockout.AccountAndAddressHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 20)
 AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# --- HTTPS. Off on the single-machine defaults (plain http://localhost); behind a TLS
+# proxy the README's production settings turn it all on and pass `check --deploy`.
+# The proxy header is trusted only when named: the proxy must set it, and strip it from
+# what clients send, or any client could claim to be on HTTPS.
+SECURE_PROXY_SSL_HEADER = env_header("SECURE_PROXY_SSL_HEADER")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's health check asks over plain HTTP
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+HTTPS_ONLY = SECURE_SSL_REDIRECT or SECURE_HSTS_SECONDS > 0
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and bool(DATABASE_URL))
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS_ONLY)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
