@@ -12,6 +12,11 @@ from typing import Any
 
 Frame = dict[str, Any]
 
+# A delta's text in one frame, at most: 16,384 characters are at most 64 KiB of UTF-8
+# (and JSON escapes), far inside daphne's 1 MiB frame limit, which applies to frames
+# the server sends as well.
+DELTA_MAX_CHARS = 16_384
+
 
 def conversation_created(*, conversation: int, seq: int, title: str, client_id: str | None) -> Frame:
     return {"type": "conversation.created", "conversation": conversation, "seq": seq, "title": title,

@@ -198,11 +198,14 @@ class TurnRunner:
                                        (frames.turn_delta, self.text, "sent_text")):
                 sent = getattr(self, attr)
                 if len(parts) > sent:
-                    piece = "".join(parts[sent:])
+                    text = "".join(parts[sent:])
                     setattr(self, attr, len(parts))
-                    self.seq += 1
-                    await self.stream.publish(build(conversation=self.context.conversation_id, seq=self.seq,
-                                                    message=self.message_id, text=piece))
+                    # However much arrived at once, no frame carries more than a bounded piece.
+                    for start in range(0, len(text), frames.DELTA_MAX_CHARS):
+                        self.seq += 1
+                        await self.stream.publish(build(conversation=self.context.conversation_id, seq=self.seq,
+                                                        message=self.message_id,
+                                                        text=text[start:start + frames.DELTA_MAX_CHARS]))
 
     # ----- control from any process ----------------------------------------------------------
 

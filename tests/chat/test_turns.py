@@ -305,3 +305,20 @@ async def test_a_reply_runs_when_the_socket_that_started_it_is_gone_before_its_r
             break
         await asyncio.sleep(0.05)
     assert message.state == "completed" and message.content.startswith("Reply to turn 1")
+
+
+async def test_no_delta_frame_carries_more_than_the_bounded_piece_however_much_arrives_at_once(
+        alice, socket_for, monkeypatch):
+    from chat import frames
+
+    monkeypatch.setattr(frames, "DELTA_MAX_CHARS", 40)  # so that a short reply arrives in pieces
+    socket = socket_for(alice)
+    await socket.connect()
+    done = await run_turn(socket, "Long burst [[sim tokens=400 tps=0]]")
+
+    deltas = [f for f in socket.frames if f["type"] == "turn.delta"]
+    assert done["state"] == "completed" and len(done["content"]) > 400
+    assert all(len(d["text"]) <= 40 for d in deltas)
+    assert any(len(d["text"]) == 40 for d in deltas)  # it was cut, not merely small
+    assert [d["seq"] for d in deltas] == sorted({d["seq"] for d in deltas})
+    assert streamed_text_of(socket.frames, done["message"]) == done["content"]
