@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SIM_PORT ?= 8090
 PORT ?= 8000
 
-.PHONY: install browser services run test bench sim sim-bench clean
+.PHONY: install browser services run test lint bench sim sim-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ run: $(STAMP)
 ## Run every test (set DATABASE_URL and REDIS_URL for the production shape).
 test: $(STAMP) browser
 	DB_CONN_MAX_AGE=0 $(PY) -m pytest
+
+## Lint, format check, and the import contracts between the project's layers.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 ## PostgreSQL and Redis running (started when they are not).
 services:

@@ -219,10 +219,12 @@ class TurnRunner:
                 async with self.lock:  # consistent with the frames already sent
                     # Every delta after this snapshot reaches the asking process too.
                     self.stream.heard_from(reply_to["process"])
-                    frame = frames.turn_snapshot(conversation=self.context.conversation_id, seq=self.seq,
-                                                 message=self.message_id, content="".join(self.text[: self.sent_text]),
-                                                 reasoning="".join(self.reasoning[: self.sent_reasoning]))
-                await events.send_frame(reply_to, frame)
+                    snapshot = frames.with_pieces(frames.turn_snapshot(
+                        conversation=self.context.conversation_id, seq=self.seq, message=self.message_id,
+                        content="".join(self.text[: self.sent_text]),
+                        reasoning="".join(self.reasoning[: self.sent_reasoning])))
+                for frame in snapshot:
+                    await events.send_frame(reply_to, frame)
 
     def cancel(self) -> None:
         if self.stream_task is not None and not self.stream_task.done():
@@ -261,8 +263,8 @@ class TurnRunner:
         await self._flush()  # the last deltas go out before the end
         async with self.lock:
             self.seq += 1
-            frame = await database(turn_finish)(context=self.context, outcome=outcome, seq=self.seq)
-        await events.publish(frame)
+            ended = await database(turn_finish)(context=self.context, outcome=outcome, seq=self.seq)
+        await events.publish(*ended)
 
 
 def _error_json(error: GrokError) -> dict[str, Any]:

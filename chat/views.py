@@ -23,7 +23,7 @@ def _conversation_or_404(request: HttpRequest, conversation_id: int):
 
 def _page(request: HttpRequest, conversation=None) -> HttpResponse:
     models = async_to_sync(catalog.language_models_or_none)()
-    state = conversation_state(conversation) if conversation else None
+    state = conversation_state(conversation).frame if conversation else None  # its long texts come by socket
     return render(request, "chat/chat.html", {
         "conversation": conversation,
         "conversations": conversations.conversation_list(user=request.user),

@@ -64,8 +64,8 @@ def usage_record_failed_request(*, context: TurnContext, status: int | None, cod
                                latency_ms=latency_ms, status_code=status, error_type=code)
 
 
-def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> frames.Frame:
-    """Record the end of a turn and its usage; returns the frame to publish after commit."""
+def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> list[frames.Frame]:
+    """Record the end of a turn and its usage; returns the frames to publish after commit."""
     with transaction.atomic():
         Message.objects.filter(pk=context.message_id).update(
             state=outcome.state, content=storable(outcome.content), reasoning=storable(outcome.reasoning),
@@ -85,10 +85,10 @@ def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> fram
             ttft_ms=outcome.ttft_ms, status_code=outcome.status_code,
             error_type=(outcome.error or {}).get("code", ""),
         )
-    return frames.turn_ended(conversation=context.conversation_id, seq=seq, message=context.message_id,
-                             state=outcome.state, content=outcome.content, reasoning=outcome.reasoning,
-                             citations=outcome.citations, usage=usage_json(outcome.usage),
-                             error=outcome.error if outcome.state == Message.State.FAILED else None)
+    return frames.with_pieces(frames.turn_ended(
+        conversation=context.conversation_id, seq=seq, message=context.message_id, state=outcome.state,
+        content=outcome.content, reasoning=outcome.reasoning, citations=outcome.citations,
+        usage=usage_json(outcome.usage), error=outcome.error if outcome.state == Message.State.FAILED else None))
 
 
 def turns_checkpoint(*, texts: dict[int, tuple[str, str, int]], alive: list[int]) -> set[int]:
@@ -140,8 +140,8 @@ def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
             swept += 1
             message = Message.objects.get(pk=message_id)
             seq = seq_allocate(conversation_id=conversation_id)
-            events.publish_on_commit(frames.turn_ended(
+            events.publish_on_commit(*frames.with_pieces(frames.turn_ended(
                 conversation=conversation_id, seq=seq, message=message_id, state=Message.State.INTERRUPTED,
                 content=message.content, reasoning=message.reasoning, citations=message.citations, usage=None,
-                error=INTERRUPTED_ERROR))
+                error=INTERRUPTED_ERROR)))
     return swept

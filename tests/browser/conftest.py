@@ -32,6 +32,16 @@ def _manage(env: dict, *args: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def app_env(app_url):
+    """The environment the app runs in, for management commands against its database."""
+    return app_url.env
+
+
+class AppUrl(str):
+    env: dict
+
+
+@pytest.fixture(scope="session")
 def app_url(simulator):
     data_dir = tempfile.mkdtemp(prefix="grokchat-browser-")
     env = {**os.environ, "DATA_DIR": data_dir, "SECRET_KEY": "browser-tests-secret", "XAI_BASE_URL": simulator.v1,
@@ -49,7 +59,8 @@ def app_url(simulator):
     process = subprocess.Popen([sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port),
                                 "webapp.asgi:application"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    url = AppUrl(f"http://127.0.0.1:{port}")
+    url.env = env
     wait_until_up(url + "/healthz", process, "the app")
     yield url
     process.terminate()
