@@ -1,7 +1,11 @@
 # One image for every production process: daphne web processes (the default command),
 # the Celery worker and Celery beat (see docker-compose.yml). All configuration comes
 # from environment variables (.env.example lists them).
-FROM python:3.11-slim
+
+# The base image. Pin it by digest (`make pin-images` writes the digest its tag points to
+# now; README, "Dependencies"), or pass one: --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:...
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -10,17 +14,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, in their own layer, so a code change does not reinstall them.
+# Dependencies first, in their own layer, so a code change does not reinstall them: the
+# runtime lock (and the build backend), exact versions whose hashes pip checks.
 # Every dependency ships wheels for linux/amd64 and arm64: no compiler is needed.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+COPY requirements/runtime.txt /tmp/requirements.txt
+RUN pip install --require-hashes -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# The project itself (no test extras). The build leaves build/ and *.egg-info behind.
+# The project itself (no test extras), built with the locked backend rather than one
+# fetched for the build. The build leaves build/ and *.egg-info behind.
 COPY . .
-RUN pip install --no-deps . \
+RUN pip install --no-deps --no-build-isolation . \
+    && pip check \
     && rm -rf build ./*.egg-info
 
 # settings.py finds templates/ and static/ next to the webapp package (BASE_DIR), so the

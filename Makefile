@@ -6,12 +6,16 @@ STAMP := $(VENV)/.installed
 SIM_PORT ?= 8090
 PORT ?= 8000
 
-.PHONY: install browser services run test lint bench sim sim-bench clean
+.PHONY: install browser services run test lint bench sim sim-bench lock lock-upgrade pin-images clean
 
-$(STAMP): pyproject.toml
+## The exact versions and hashes of every package, from pyproject.toml's ranges (README,
+## "Dependencies"); pip refuses anything whose hash differs. `pip check` fails when
+## pyproject.toml has moved on from the lock: run `make lock`.
+$(STAMP): pyproject.toml requirements/test.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --require-hashes -r requirements/test.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,7 +49,7 @@ services:
 
 ## What the app adds to Grok's latency at 1 to 500 streams, both shapes (bench/results/).
 bench: $(STAMP) services
-	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) -m pip install --quiet --require-hashes -r requirements/bench.txt
 	$(PY) -m bench.run
 
 ## Serve the Grok simulator on http://127.0.0.1:$(SIM_PORT)/v1
@@ -56,5 +60,33 @@ sim: $(STAMP)
 sim-bench: $(STAMP)
 	$(PY) -m bench.sim_capacity
 
+## Write requirements/{runtime,test,bench}.txt from pyproject.toml: the runtime set (what
+## the Dockerfile installs), plus the test extra (make install), plus the bench extra;
+## each also holds the build backend, and each keeps the versions of the one before it.
+## `make lock` changes only what pyproject.toml's ranges require; `make lock-upgrade`
+## moves everything to the newest versions within them. Then run `make test`.
+UV_VERSION := 0.13.9
+LOCK_VENV := .venv-lock
+UV := $(LOCK_VENV)/bin/uv
+BUILD_REQUIRES := $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')"
+COMPILE = $(BUILD_REQUIRES) | $(UV) pip compile pyproject.toml - --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
+
+lock:
+	[ -x $(UV) ] && $(UV) --version | grep -q " $(UV_VERSION) " || \
+	  { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet uv==$(UV_VERSION); }
+	mkdir -p requirements
+	$(COMPILE) -o requirements/runtime.txt
+	$(COMPILE) --extra test -c requirements/runtime.txt -o requirements/test.txt
+	$(COMPILE) --extra test --extra bench -c requirements/test.txt -o requirements/bench.txt
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
+
+## Pin the Dockerfile's and docker-compose.yml's base images to the digests their tags
+## point to now (needs Docker and its registry; README, "Dependencies").
+pin-images:
+	$(PYTHON) scripts/pin_images.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache

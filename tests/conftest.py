@@ -53,10 +53,13 @@ def wait_until_up(url: str, process: subprocess.Popen, what: str, timeout: float
 
 
 def start_simulator(*args: str) -> tuple[subprocess.Popen, Simulator]:
+    """A simulator on a free port that accepts any key, with its request log and send
+    traces on (``--inspect``), which tests and benchmarks read."""
     port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "GROK_SIMULATOR_KEY"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "chat.grok.simulator", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [sys.executable, "-m", "chat.grok.simulator", "--port", str(port), "--inspect", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**env, "PYTHONUNBUFFERED": "1"},
     )
     sim = Simulator(f"http://127.0.0.1:{port}")
     wait_until_up(sim.url + "/sim/health", process, "the simulator")

@@ -274,10 +274,14 @@ LOGGING = {
 XAI_API_KEY = env_str("XAI_API_KEY")
 GROK_SIMULATED = not XAI_API_KEY
 GROK_SIMULATOR_PORT = env_int("GROK_SIMULATOR_PORT", 8090)
-GROK_BASE_URL = env_str("XAI_BASE_URL") or (
+XAI_BASE_URL = env_str("XAI_BASE_URL")
+GROK_BASE_URL = XAI_BASE_URL or (
     f"http://127.0.0.1:{GROK_SIMULATOR_PORT}/v1" if GROK_SIMULATED else "https://api.x.ai/v1"
 )
-GROK_API_KEY = XAI_API_KEY or "sim-local-key"
+# The key of the simulator `manage.py serve` started: a new one at every start, handed to
+# the web process through its environment; the simulator accepts no other.
+GROK_SIMULATOR_KEY = env_str("GROK_SIMULATOR_KEY")
+GROK_API_KEY = XAI_API_KEY or GROK_SIMULATOR_KEY or "sim-local-key"
 GROK_DEFAULT_MODEL = env_str("GROK_DEFAULT_MODEL", "grok-4.3")
 GROK_READ_TIMEOUT = env_int("GROK_READ_TIMEOUT", 3600)
 # Upstream retries (429, 5xx, connection errors; never once a reply has started):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
+import os
 
 import uvicorn
 
 from .app import build_app
 from .config import SimConfig
+from .proof import KEY_ENV
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SimConfig]:
@@ -23,18 +26,31 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SimCo
     parser.add_argument("--reject-key-prefix", default=defaults.reject_key_prefix,
                         help="API keys starting with this are answered 400 (unknown key)")
     parser.add_argument("--accept-key", action="append", default=[],
-                        help="accept only these API keys (repeatable); default: any key")
+                        help=f"accept only these API keys (repeatable; also ${KEY_ENV}, which, unlike a "
+                             "command line, other local users cannot read); default: any key")
+    parser.add_argument("--inspect", action="store_true",
+                        help="serve /sim/requests and /sim/trace, which show prompts and timings to anyone")
     parser.add_argument("--deferred-delay-ms", type=int, default=defaults.deferred_delay_ms)
     parser.add_argument("--no-event-lines", action="store_true", help="omit 'event:' lines in SSE streams")
     parser.add_argument("--no-done-marker", action="store_true", help="omit 'data: [DONE]' after Responses streams")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
+    accept_keys = tuple(filter(None, [os.environ.get(KEY_ENV, "").strip(), *args.accept_key]))
+    if not accept_keys and not _is_loopback(args.host):
+        parser.error(f"--host {args.host} lets other machines in: give it a key (${KEY_ENV} or --accept-key)")
     config = SimConfig(
         ttft_ms=args.ttft_ms, tps=args.tps, tokens=args.tokens, reject_key_prefix=args.reject_key_prefix,
-        accept_keys=tuple(args.accept_key), deferred_delay_ms=args.deferred_delay_ms,
-        event_lines=not args.no_event_lines, done_marker=not args.no_done_marker,
+        accept_keys=accept_keys, deferred_delay_ms=args.deferred_delay_ms,
+        event_lines=not args.no_event_lines, done_marker=not args.no_done_marker, inspect=args.inspect,
     )
     return args, config
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> None:

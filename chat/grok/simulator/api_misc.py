@@ -15,6 +15,7 @@ from ..models import KNOWN_IMAGE_MODELS, KNOWN_MODELS, ImageModelSpec, ModelSpec
 from . import tokenizer
 from .common import NOT_FOUND, SimError, authenticate, inject_failure, invalid, read_json, require, sim_of
 from .config import Directive
+from .proof import health_proof
 
 ASPECT_RATIOS = {"1:1": (1, 1), "3:4": (3, 4), "4:3": (4, 3), "9:16": (9, 16), "16:9": (16, 9), "2:3": (2, 3),
                  "3:2": (3, 2), "9:19.5": (9, 19.5), "19.5:9": (19.5, 9), "9:20": (9, 20), "20:9": (20, 9),
@@ -192,4 +193,9 @@ async def requests_log(request: Request, dialect: str) -> Response:
 
 
 async def health(request: Request, dialect: str) -> Response:
-    return JSONResponse({"status": "ok"})
+    """``?challenge=NONCE`` is answered with proof of holding the key it accepts (proof.py)."""
+    body: dict[str, Any] = {"status": "ok"}
+    keys, challenge = sim_of(request).config.accept_keys, request.query_params.get("challenge")
+    if keys and challenge:
+        body["proof"] = health_proof(keys[0], challenge)
+    return JSONResponse(body)

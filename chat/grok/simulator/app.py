@@ -45,10 +45,13 @@ def build_app(config: SimConfig | None = None) -> Starlette:
         Route(VERTEX + "/responses", endpoint(api_responses.create, "vertex"), methods=["POST"]),
         Route(VERTEX + "/chat/completions", endpoint(api_chat.create, "vertex"), methods=["POST"]),
         Route("/sim/health", endpoint(api_misc.health), methods=["GET"]),
-        Route("/sim/trace/{trace_id}", endpoint(api_misc.trace), methods=["GET"]),
-        Route("/sim/requests", endpoint(api_misc.requests_log), methods=["GET"]),
         Route("/sim/images/{name}", endpoint(api_misc.image_file), methods=["GET"]),
     ]
+    if config.inspect:  # what was asked, and when each event left: for tests and benchmarks only
+        routes += [
+            Route("/sim/trace/{trace_id}", endpoint(api_misc.trace), methods=["GET"]),
+            Route("/sim/requests", endpoint(api_misc.requests_log), methods=["GET"]),
+        ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _wrong_method})
     app.state.sim = Sim(config=config, state=SimState(trace_limit=config.trace_limit))
     return app

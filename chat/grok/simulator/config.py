@@ -19,6 +19,7 @@ class SimConfig:
     event_lines: bool = True  # "event: <type>" lines before Responses / Messages data
     done_marker: bool = True  # "data: [DONE]" after Responses streams
     trace_limit: int = 5000  # responses whose send trace is kept
+    inspect: bool = False  # serve /sim/requests and /sim/trace (they show prompts and timings to anyone)
 
 
 @dataclass(frozen=True)
