@@ -113,8 +113,18 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             sock = self._writer.get_extra_info("socket")
             if sock is None or sock.fileno() < 0:
                 return True
-            return bool(select.select([sock.fileno()], [], [], 0)[0])
+            return _readable(sock.fileno())
         return None
+
+
+def _readable(fd: int) -> bool:
+    # poll, not select: select refuses descriptors above 1023, and a web process holding
+    # a few hundred websockets and database connections soon has its upstream ones there.
+    if not hasattr(select, "poll"):  # Windows, whose select limits how many, not which
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
