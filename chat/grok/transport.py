@@ -11,7 +11,8 @@ library's (``StreamWriter.start_tls``); the HTTP/1.1 protocol, pooling and proxi
 stay httpcore's, reached through its public pools, which take a network backend.
 
 ``AsyncioTransport`` is the public seam httpx offers for this (an
-``httpx.AsyncBaseTransport``), doing what ``httpx.AsyncHTTPTransport`` does on top.
+``httpx.AsyncBaseTransport``); ``asyncio_client`` builds the ``httpx.AsyncClient``
+httpx itself would build, proxies from the environment included, on that transport.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any
 
 import httpcore
 import httpx
+
+from .proxies import environment_proxies
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -223,7 +226,7 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
     The arguments mean what they mean to ``httpx.AsyncHTTPTransport``: ``trust_env``
     lets SSL_CERT_FILE / SSL_CERT_DIR choose the trusted authorities when ``verify`` is
     True, and ``proxy`` is an http(s) or socks5 proxy URL or ``httpx.Proxy``. Choosing a
-    proxy per URL from the environment is the client's job.
+    proxy per URL from the environment is the client's job: see ``asyncio_client``.
     """
 
     def __init__(self, *, verify: ssl.SSLContext | bool = True, trust_env: bool = True,
@@ -267,3 +270,19 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         with _as_httpx_errors():
             await self._connections.aclose()
+
+
+def asyncio_client(*, verify: ssl.SSLContext | bool = True, trust_env: bool = True,
+                   limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
+    """The ``httpx.AsyncClient(verify=, trust_env=, limits=)`` httpx would build, on ``AsyncioTransport``.
+
+    httpx reads HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY only for transports it
+    builds itself; a client given its own transport must be given the proxies too.
+    """
+    def transport(proxy: str | None = None) -> AsyncioTransport:
+        return AsyncioTransport(verify=verify, trust_env=trust_env, limits=limits, proxy=proxy)
+
+    # None sends a URL to the direct transport: the hosts NO_PROXY names.
+    mounts = {pattern: None if url is None else transport(url)
+              for pattern, url in (environment_proxies() if trust_env else {}).items()}
+    return httpx.AsyncClient(trust_env=trust_env, transport=transport(), mounts=mounts)
