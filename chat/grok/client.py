@@ -24,7 +24,7 @@ from .parsing import ChatStreamParser, ResponsesStreamParser, completed_from_cha
 from .providers import ProviderConfig
 from .requests import ChatRequest, ImageRequest, ResponsesRequest
 from .retry import RetryPolicy
-from .transport import AsyncioTransport
+from .transport import asyncio_client
 from .usage import Usage
 
 
@@ -68,13 +68,14 @@ def shared_http_client() -> httpx.AsyncClient:
     """One pooled ``AsyncClient`` per event loop (so per process in a web server).
 
     Keyed by loop because a pool's connections belong to the loop that opened them
-    (a worker that calls ``asyncio.run`` per task gets a fresh one each time).
+    (a worker that calls ``asyncio.run`` per task gets a fresh one each time). It
+    honours the environment as httpx does: proxies (HTTPS_PROXY, NO_PROXY, ...) and
+    certificate authorities (SSL_CERT_FILE, SSL_CERT_DIR), read when it is built.
     """
     loop = asyncio.get_running_loop()
     client = _shared.get(loop)
     if client is None or client.is_closed:
-        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
-        client = httpx.AsyncClient(limits=limits, transport=AsyncioTransport(limits=limits))
+        client = asyncio_client(limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200))
         _shared[loop] = client
     return client
 
