@@ -47,10 +47,13 @@ lint: $(STAMP)
 services:
 	bash scripts/services.sh
 
-## What the app adds to Grok's latency at 1 to 500 streams, both shapes (bench/results/).
+## What the app adds to Grok's latency at 1 to 500 streams, both shapes, and from Send
+## when 1 to 200 people press it at once or 100 over 5 s (bench/results/).
+## BENCH_ARGS passes options: make bench BENCH_ARGS="--from-send-only --runs 2 --name x"
+BENCH_ARGS ?=
 bench: $(STAMP) services
 	$(PY) -m pip install --quiet --require-hashes -r requirements/bench.txt
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 ## Serve the Grok simulator on http://127.0.0.1:$(SIM_PORT)/v1
 sim: $(STAMP)
