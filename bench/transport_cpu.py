@@ -37,8 +37,11 @@ TRANSPORTS = {
 
 
 async def read_reply(http: httpx.AsyncClient, url: str, directive: str) -> bool:
-    body = {"model": "grok-4.20-0309-non-reasoning", "stream": True,
-            "input": f"bench {uuid.uuid4().hex[:8]} [[sim {directive}]]"}
+    body = {
+        "model": "grok-4.20-0309-non-reasoning",
+        "stream": True,
+        "input": f"bench {uuid.uuid4().hex[:8]} [[sim {directive}]]",
+    }
     tail = b""
     async with http.stream("POST", url, json=body, headers={"Authorization": "Bearer xai-bench"}) as response:
         async for chunk in response.aiter_raw():
@@ -46,16 +49,18 @@ async def read_reply(http: httpx.AsyncClient, url: str, directive: str) -> bool:
     return b"response.completed" in tail
 
 
-async def batch_cpu(transport: httpx.AsyncBaseTransport, url: str, streams: int, directive: str,
-                    repeats: int) -> tuple[list[float], int]:
+async def batch_cpu(
+    transport: httpx.AsyncBaseTransport, url: str, streams: int, directive: str, repeats: int
+) -> tuple[list[float], int]:
     """CPU seconds of each batch, and how many replies failed or arrived incomplete."""
     seconds, failed = [], 0
     async with httpx.AsyncClient(transport=transport, timeout=120) as http:
         await read_reply(http, url, directive)  # imports and first-use costs stay out of the batches
         for _ in range(repeats):
             start = time.process_time()
-            done = await asyncio.gather(*(read_reply(http, url, directive) for _ in range(streams)),
-                                        return_exceptions=True)
+            done = await asyncio.gather(
+                *(read_reply(http, url, directive) for _ in range(streams)), return_exceptions=True
+            )
             seconds.append(time.process_time() - start)
             failed += sum(result is not True for result in done)
     return seconds, failed
@@ -68,34 +73,48 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="write bench/results/transport_cpu.md")
     args = parser.parse_args()
-    shapes = {"paced, 50 tokens/s": f"ttft_ms=0 tps=50 tokens={args.tokens}",
-              "unpaced": f"ttft_ms=0 tps=0 tokens={args.tokens}"}
+    shapes = {
+        "paced, 50 tokens/s": f"ttft_ms=0 tps=50 tokens={args.tokens}",
+        "unpaced": f"ttft_ms=0 tps=0 tokens={args.tokens}",
+    }
     process, sim = start_simulator("--ttft-ms", "0", "--tps", "0", "--tokens", str(args.tokens))
     rows = []
     try:
         for shape, directive in shapes.items():
             for name, make in TRANSPORTS.items():
-                seconds, failed = asyncio.run(batch_cpu(make(), sim.v1 + "/responses", args.streams, directive,
-                                                        args.repeats))
+                seconds, failed = asyncio.run(
+                    batch_cpu(make(), sim.v1 + "/responses", args.streams, directive, args.repeats)
+                )
                 rows.append((shape, name, seconds, failed))
-                print(f"{shape:20} {name:34} median {statistics.median(seconds):.3f} s  "
-                      f"runs {' '.join(f'{s:.3f}' for s in seconds)}  failed {failed}", flush=True)
+                print(
+                    f"{shape:20} {name:34} median {statistics.median(seconds):.3f} s  "
+                    f"runs {' '.join(f'{s:.3f}' for s in seconds)}  failed {failed}",
+                    flush=True,
+                )
     finally:
         process.terminate()
         process.wait(timeout=10)
     if args.write:
-        lines = ["# Client CPU of reading streamed replies", "",
-                 f"Machine: {machine()}. Client and simulator share the machine.", "",
-                 f"Each batch: {args.streams} concurrent Responses streams of {args.tokens} tokens through one "
-                 "`httpx.AsyncClient`; CPU seconds of the client process for the whole batch "
-                 f"(`time.process_time`), {args.repeats} batches. `python -m bench.transport_cpu`.", "",
-                 "The first batch of a set, the one that opens the client's connections, is the cheapest for every "
-                 "transport; the median is the steady state. Compare the rows of one run, not runs: other work on a "
-                 "shared machine moves them all.", "",
-                 "| replies | transport | median CPU s per batch | min | max | replies failed |",
-                 "|---|---|---|---|---|---|"]
-        lines += [f"| {shape} | {name} | {statistics.median(s):.3f} | {min(s):.3f} | {max(s):.3f} | {failed} |"
-                  for shape, name, s, failed in rows]
+        lines = [
+            "# Client CPU of reading streamed replies",
+            "",
+            f"Machine: {machine()}. Client and simulator share the machine.",
+            "",
+            f"Each batch: {args.streams} concurrent Responses streams of {args.tokens} tokens through one "
+            "`httpx.AsyncClient`; CPU seconds of the client process for the whole batch "
+            f"(`time.process_time`), {args.repeats} batches. `python -m bench.transport_cpu`.",
+            "",
+            "The first batch of a set, the one that opens the client's connections, is the cheapest for every "
+            "transport; the median is the steady state. Compare the rows of one run, not runs: other work on a "
+            "shared machine moves them all.",
+            "",
+            "| replies | transport | median CPU s per batch | min | max | replies failed |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {shape} | {name} | {statistics.median(s):.3f} | {min(s):.3f} | {max(s):.3f} | {failed} |"
+            for shape, name, s, failed in rows
+        ]
         (RESULTS / "transport_cpu.md").write_text("\n".join(lines) + "\n")
 
 

@@ -29,35 +29,78 @@ PAGE_MAX_MESSAGES = 100
 
 
 def conversation_created(*, conversation: int, seq: int, title: str, client_id: str | None) -> Frame:
-    return {"type": "conversation.created", "conversation": conversation, "seq": seq, "title": title,
-            "client_id": client_id}
+    return {
+        "type": "conversation.created",
+        "conversation": conversation,
+        "seq": seq,
+        "title": title,
+        "client_id": client_id,
+    }
 
 
-def conversation_state(*, conversation: int, seq: int, title: str, messages: list[dict[str, Any]],
-                       running: int | None, earlier: int | None) -> Frame:
+def conversation_state(
+    *, conversation: int, seq: int, title: str, messages: list[dict[str, Any]], running: int | None, earlier: int | None
+) -> Frame:
     """The latest messages; ``earlier``: the id to ask older ones before, None when these are all."""
-    return {"type": "conversation.state", "conversation": conversation, "seq": seq, "title": title,
-            "messages": messages, "running": running, "earlier": earlier}
+    return {
+        "type": "conversation.state",
+        "conversation": conversation,
+        "seq": seq,
+        "title": title,
+        "messages": messages,
+        "running": running,
+        "earlier": earlier,
+    }
 
 
-def conversation_page(*, conversation: int, seq: int, messages: list[dict[str, Any]], before: int,
-                      earlier: int | None) -> Frame:
+def conversation_page(
+    *, conversation: int, seq: int, messages: list[dict[str, Any]], before: int, earlier: int | None
+) -> Frame:
     """Older messages, before the message ``before``, answering ``conversation.history``."""
-    return {"type": "conversation.page", "conversation": conversation, "seq": seq, "messages": messages,
-            "before": before, "earlier": earlier}
+    return {
+        "type": "conversation.page",
+        "conversation": conversation,
+        "seq": seq,
+        "messages": messages,
+        "before": before,
+        "earlier": earlier,
+    }
 
 
-def message_piece(*, conversation: int, seq: int, message: int, field: str, offset: int, text: str,
-                  last: bool) -> Frame:
+def message_piece(
+    *, conversation: int, seq: int, message: int, field: str, offset: int, text: str, last: bool
+) -> Frame:
     """Part of a long message's ``field`` (content or reasoning) left out of a state or page."""
-    return {"type": "message.piece", "conversation": conversation, "seq": seq, "message": message, "field": field,
-            "offset": offset, "text": text, "last": last}
+    return {
+        "type": "message.piece",
+        "conversation": conversation,
+        "seq": seq,
+        "message": message,
+        "field": field,
+        "offset": offset,
+        "text": text,
+        "last": last,
+    }
 
 
-def turn_started(*, conversation: int, seq: int, client_id: str | None, user_message: dict[str, Any] | None,
-                 assistant_message: dict[str, Any], replaces: int | None = None) -> Frame:
-    return {"type": "turn.started", "conversation": conversation, "seq": seq, "client_id": client_id,
-            "user_message": user_message, "assistant_message": assistant_message, "replaces": replaces}
+def turn_started(
+    *,
+    conversation: int,
+    seq: int,
+    client_id: str | None,
+    user_message: dict[str, Any] | None,
+    assistant_message: dict[str, Any],
+    replaces: int | None = None,
+) -> Frame:
+    return {
+        "type": "turn.started",
+        "conversation": conversation,
+        "seq": seq,
+        "client_id": client_id,
+        "user_message": user_message,
+        "assistant_message": assistant_message,
+        "replaces": replaces,
+    }
 
 
 def turn_delta(*, conversation: int, seq: int, message: int, text: str) -> Frame:
@@ -69,18 +112,41 @@ def turn_reasoning(*, conversation: int, seq: int, message: int, text: str) -> F
 
 
 def turn_snapshot(*, conversation: int, seq: int, message: int, content: str, reasoning: str) -> Frame:
-    return {"type": "turn.snapshot", "conversation": conversation, "seq": seq, "message": message,
-            "content": content, "reasoning": reasoning}
+    return {
+        "type": "turn.snapshot",
+        "conversation": conversation,
+        "seq": seq,
+        "message": message,
+        "content": content,
+        "reasoning": reasoning,
+    }
 
 
-def turn_ended(*, conversation: int, seq: int, message: int, state: str, content: str, reasoning: str,
-               citations: list[dict[str, Any]], usage: dict[str, Any] | None,
-               error: dict[str, Any] | None) -> Frame:
+def turn_ended(
+    *,
+    conversation: int,
+    seq: int,
+    message: int,
+    state: str,
+    content: str,
+    reasoning: str,
+    citations: list[dict[str, Any]],
+    usage: dict[str, Any] | None,
+    error: dict[str, Any] | None,
+) -> Frame:
     """``turn.done`` for a reply that completed or was stopped, ``turn.failed`` (with its
     ``error``) for one that failed or was interrupted."""
-    frame: Frame = {"type": "turn.failed" if error is not None else "turn.done", "conversation": conversation,
-                    "seq": seq, "message": message, "state": state, "content": content, "reasoning": reasoning,
-                    "citations": citations, "usage": usage}
+    frame: Frame = {
+        "type": "turn.failed" if error is not None else "turn.done",
+        "conversation": conversation,
+        "seq": seq,
+        "message": message,
+        "state": state,
+        "content": content,
+        "reasoning": reasoning,
+        "citations": citations,
+        "usage": usage,
+    }
     if error is not None:
         frame["error"] = error
     return frame
@@ -106,17 +172,37 @@ def with_pieces(frame: Frame) -> list[Frame]:
     content, reasoning = frame.get("content") or "", frame.get("reasoning") or ""
     if len(content) + len(reasoning) <= INLINE_MAX_CHARS:
         return [frame]
-    head = {**frame, "content": None, "reasoning": None, "pieces": {"content": len(content),
-                                                                    "reasoning": len(reasoning)}}
-    return [head, *pieces_of(conversation=frame["conversation"], seq=frame["seq"], message=frame["message"],
-                             content=content, reasoning=reasoning)]
+    head = {
+        **frame,
+        "content": None,
+        "reasoning": None,
+        "pieces": {"content": len(content), "reasoning": len(reasoning)},
+    }
+    return [
+        head,
+        *pieces_of(
+            conversation=frame["conversation"],
+            seq=frame["seq"],
+            message=frame["message"],
+            content=content,
+            reasoning=reasoning,
+        ),
+    ]
 
 
 def pieces_of(*, conversation: int, seq: int, message: int, content: str, reasoning: str) -> list[Frame]:
     pieces = []
     for field, text in (("reasoning", reasoning), ("content", content)):
         for offset in range(0, len(text), DELTA_MAX_CHARS):
-            pieces.append(message_piece(conversation=conversation, seq=seq, message=message, field=field,
-                                        offset=offset, text=text[offset:offset + DELTA_MAX_CHARS],
-                                        last=offset + DELTA_MAX_CHARS >= len(text)))
+            pieces.append(
+                message_piece(
+                    conversation=conversation,
+                    seq=seq,
+                    message=message,
+                    field=field,
+                    offset=offset,
+                    text=text[offset : offset + DELTA_MAX_CHARS],
+                    last=offset + DELTA_MAX_CHARS >= len(text),
+                )
+            )
     return pieces

@@ -24,8 +24,12 @@ PATTERNS = {
 def digest_of(tag: str) -> str:
     """The repository digest a pull of ``tag`` resolves to, e.g. ``sha256:...``."""
     subprocess.run(["docker", "pull", "--quiet", tag], check=True, stdout=subprocess.DEVNULL)
-    found = subprocess.run(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", tag],
-                           check=True, capture_output=True, text=True).stdout
+    found = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", tag],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     repository = tag.rsplit(":", 1)[0]
     for reference in re.findall(r'"([^"]+)"', found):
         name, _, digest = reference.partition("@")
@@ -38,7 +42,7 @@ def main() -> None:
     for path, pattern in PATTERNS.items():
         text = path.read_text()
 
-        def pin(match: re.Match) -> str:
+        def pin(match: re.Match, path=path, pattern=pattern) -> str:
             tag = match.group(2).split("@", 1)[0]
             pinned = f"{tag}@{digest_of(tag)}"
             print(f"{path.name}: {pinned}")

@@ -90,8 +90,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except (OSError, ssl.SSLError):
             pass
 
-    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
                 await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
@@ -135,13 +136,19 @@ def _readable(fd: int) -> bool:
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
-                    host, port, local_addr=(local_address, 0) if local_address else None)
+                    host, port, local_addr=(local_address, 0) if local_address else None
+                )
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
         except OSError as exc:
@@ -151,8 +158,9 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             sock.setsockopt(*option)
         return AsyncioStream(reader, writer)
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_unix_connection(path)
@@ -229,8 +237,14 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
     proxy per URL from the environment is the client's job: see ``asyncio_client``.
     """
 
-    def __init__(self, *, verify: ssl.SSLContext | bool = True, trust_env: bool = True,
-                 limits: httpx.Limits = DEFAULT_LIMITS, proxy: httpx.Proxy | str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        trust_env: bool = True,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        proxy: httpx.Proxy | str | None = None,
+    ) -> None:
         pool = {
             "ssl_context": httpx.create_ssl_context(verify=verify, trust_env=trust_env),
             "max_connections": limits.max_connections,
@@ -243,8 +257,12 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
             self._connections = httpcore.AsyncConnectionPool(**pool)
         elif proxy.url.scheme in ("http", "https"):
             self._connections = httpcore.AsyncHTTPProxy(
-                proxy_url=_httpcore_url(proxy.url), proxy_auth=proxy.raw_auth, proxy_headers=proxy.headers.raw,
-                proxy_ssl_context=proxy.ssl_context, **pool)
+                proxy_url=_httpcore_url(proxy.url),
+                proxy_auth=proxy.raw_auth,
+                proxy_headers=proxy.headers.raw,
+                proxy_ssl_context=proxy.ssl_context,
+                **pool,
+            )
         else:  # socks5 or socks5h, the other schemes httpx.Proxy accepts
             try:
                 import socksio  # noqa: F401  (what httpcore's SOCKS pool needs)
@@ -255,34 +273,47 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
                     "Make sure to install httpx using `pip install httpx[socks]`."
                 ) from None
             self._connections = httpcore.AsyncSOCKSProxy(
-                proxy_url=_httpcore_url(proxy.url), proxy_auth=proxy.raw_auth, **pool)
+                proxy_url=_httpcore_url(proxy.url), proxy_auth=proxy.raw_auth, **pool
+            )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
-        outgoing = httpcore.Request(method=request.method, url=_httpcore_url(request.url),
-                                    headers=request.headers.raw, content=request.stream,
-                                    extensions=request.extensions)
+        outgoing = httpcore.Request(
+            method=request.method,
+            url=_httpcore_url(request.url),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
         with _as_httpx_errors():
             response = await self._connections.handle_async_request(outgoing)
-        return httpx.Response(status_code=response.status, headers=response.headers,
-                              stream=_ResponseStream(response.stream), extensions=response.extensions)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         with _as_httpx_errors():
             await self._connections.aclose()
 
 
-def asyncio_client(*, verify: ssl.SSLContext | bool = True, trust_env: bool = True,
-                   limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
+def asyncio_client(
+    *, verify: ssl.SSLContext | bool = True, trust_env: bool = True, limits: httpx.Limits = DEFAULT_LIMITS
+) -> httpx.AsyncClient:
     """The ``httpx.AsyncClient(verify=, trust_env=, limits=)`` httpx would build, on ``AsyncioTransport``.
 
     httpx reads HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY only for transports it
     builds itself; a client given its own transport must be given the proxies too.
     """
+
     def transport(proxy: str | None = None) -> AsyncioTransport:
         return AsyncioTransport(verify=verify, trust_env=trust_env, limits=limits, proxy=proxy)
 
     # None sends a URL to the direct transport: the hosts NO_PROXY names.
-    mounts = {pattern: None if url is None else transport(url)
-              for pattern, url in (environment_proxies() if trust_env else {}).items()}
+    mounts = {
+        pattern: None if url is None else transport(url)
+        for pattern, url in (environment_proxies() if trust_env else {}).items()
+    }
     return httpx.AsyncClient(trust_env=trust_env, transport=transport(), mounts=mounts)

@@ -42,8 +42,14 @@ def conversation_state(conversation: Conversation) -> Page:
     # The conversation row was read before the messages: a reply stored since then is
     # exact as of its own, newer seq, and the state must not invite its deltas again.
     seq = max([conversation.last_seq, *(m.content_seq for m in messages)])
-    frame = frames.conversation_state(conversation=conversation.pk, seq=seq, title=conversation.title,
-                                      messages=[_inline_json(m) for m in messages], running=running, earlier=earlier)
+    frame = frames.conversation_state(
+        conversation=conversation.pk,
+        seq=seq,
+        title=conversation.title,
+        messages=[_inline_json(m) for m in messages],
+        running=running,
+        earlier=earlier,
+    )
     return Page(frame, _pieces(conversation.pk, seq, messages))
 
 
@@ -51,8 +57,13 @@ def conversation_history(conversation: Conversation, *, before: int) -> Page:
     """The messages before ``before``, newest first in choosing, bounded as a state is."""
     messages, earlier = _page_of(conversation, before=before)
     seq = conversation.last_seq
-    frame = frames.conversation_page(conversation=conversation.pk, seq=seq,
-                                     messages=[_inline_json(m) for m in messages], before=before, earlier=earlier)
+    frame = frames.conversation_page(
+        conversation=conversation.pk,
+        seq=seq,
+        messages=[_inline_json(m) for m in messages],
+        before=before,
+        earlier=earlier,
+    )
     return Page(frame, _pieces(conversation.pk, seq, messages))
 
 
@@ -66,8 +77,11 @@ def _page_of(conversation: Conversation, *, before: int | None) -> tuple[list[Me
     chosen, inline, total, more = [], 0, 0, False
     for pk, size in sizes[: frames.PAGE_MAX_MESSAGES + 1]:
         in_frame = (size if size <= frames.INLINE_MAX_CHARS else 0) + 500  # 500: its other fields
-        if chosen and (len(chosen) == frames.PAGE_MAX_MESSAGES or inline + in_frame > frames.PAGE_MAX_CHARS
-                       or total + size > frames.PAGE_TEXT_MAX_CHARS):
+        if chosen and (
+            len(chosen) == frames.PAGE_MAX_MESSAGES
+            or inline + in_frame > frames.PAGE_MAX_CHARS
+            or total + size > frames.PAGE_TEXT_MAX_CHARS
+        ):
             more = True
             break
         chosen.append(pk)
@@ -84,15 +98,25 @@ def _inline_json(message: Message) -> dict:
     data = message_json(message)
     if _is_long(message):
         # Its text follows in message.piece frames.
-        data.update(content=None, reasoning=None, pieces={"content": len(message.content),
-                                                          "reasoning": len(message.reasoning)})
+        data.update(
+            content=None, reasoning=None, pieces={"content": len(message.content), "reasoning": len(message.reasoning)}
+        )
     return data
 
 
 def _pieces(conversation_id: int, seq: int, messages: list[Message]) -> list[frames.Frame]:
-    return [piece for message in messages if _is_long(message)
-            for piece in frames.pieces_of(conversation=conversation_id, seq=seq, message=message.pk,
-                                          content=message.content, reasoning=message.reasoning)]
+    return [
+        piece
+        for message in messages
+        if _is_long(message)
+        for piece in frames.pieces_of(
+            conversation=conversation_id,
+            seq=seq,
+            message=message.pk,
+            content=message.content,
+            reasoning=message.reasoning,
+        )
+    ]
 
 
 def turn_context(*, message: Message) -> TurnContext:
@@ -101,15 +125,24 @@ def turn_context(*, message: Message) -> TurnContext:
     user_message = path[-2]
     previous = path[-3] if len(path) >= 3 else None
     history = [(m.role, m.content) for m in path[:-1] if m.content]
-    usable = previous is not None and previous.stored_upstream and previous.upstream_response_id \
+    usable = (
+        previous is not None
+        and previous.stored_upstream
+        and previous.upstream_response_id
         and previous.state == Message.State.COMPLETED
+    )
     options = message.options or {}
     return TurnContext(
-        message_id=message.pk, conversation_id=message.conversation_id, user_id=message.conversation.owner_id,
-        model=message.model, reasoning_effort=options.get("reasoning_effort"),
-        web_search=bool(options.get("web_search")), seq=message.conversation.last_seq,
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
+        user_id=message.conversation.owner_id,
+        model=message.model,
+        reasoning_effort=options.get("reasoning_effort"),
+        web_search=bool(options.get("web_search")),
+        seq=message.conversation.last_seq,
         input_text=user_message.content,
-        previous_response_id=previous.upstream_response_id if usable else None, history=history,
+        previous_response_id=previous.upstream_response_id if usable else None,
+        history=history,
     )
 
 

@@ -173,7 +173,12 @@ def test_a_five_megabyte_conversation_opens_and_every_message_can_be_read(signed
     from .conftest import _manage
 
     # 40 turns of 32,000-character questions and 100,000-character answers: over 5 MB.
-    created = _manage(app_env, "shell", "-c", """
+    created = (
+        _manage(
+            app_env,
+            "shell",
+            "-c",
+            """
 import random
 from chat.models import Conversation, Message
 from django.contrib.auth import get_user_model
@@ -190,7 +195,11 @@ for turn in range(40):
     parent = Message.objects.create(conversation=c, role="assistant", parent=q, state="completed",
                                     content=text(100000, "LASTANSWER" if turn == 39 else f"Answer{turn}"))
 print(c.pk)
-""").strip().splitlines()[-1]
+""",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     watched = signed_in()
     page = watched.page
     page.goto(f"{app_url}/c/{created}/")

@@ -25,11 +25,17 @@ async def five_megabyte_conversation(owner) -> tuple[Conversation, dict[int, tup
     conversation = await Conversation.objects.acreate(owner=owner, title="Long")
     texts, parent = {}, None
     for turn in range(40):
-        question = await Message.objects.acreate(conversation=conversation, role="user", parent=parent,
-                                                 content=noise(rng, 32_000))
-        answer = await Message.objects.acreate(conversation=conversation, role="assistant", parent=question,
-                                               content=noise(rng, 60_000 if turn % 5 else 200_000),
-                                               reasoning=noise(rng, 2_000), state="completed")
+        question = await Message.objects.acreate(
+            conversation=conversation, role="user", parent=parent, content=noise(rng, 32_000)
+        )
+        answer = await Message.objects.acreate(
+            conversation=conversation,
+            role="assistant",
+            parent=question,
+            content=noise(rng, 60_000 if turn % 5 else 200_000),
+            reasoning=noise(rng, 2_000),
+            state="completed",
+        )
         texts[question.pk] = (question.content, "")
         texts[answer.pk] = (answer.content, answer.reasoning)
         parent = answer
@@ -45,8 +51,10 @@ class Reader:
     def apply(self, frame: dict) -> None:
         if frame["type"] in ("conversation.state", "conversation.page"):
             for message in frame["messages"]:
-                self.messages[message["id"]] = {"content": message["content"] or "",
-                                                "reasoning": message["reasoning"] or ""}
+                self.messages[message["id"]] = {
+                    "content": message["content"] or "",
+                    "reasoning": message["reasoning"] or "",
+                }
         elif frame["type"] == "message.piece":
             text = self.messages[frame["message"]]
             assert frame["offset"] == len(text[frame["field"]])
@@ -89,9 +97,18 @@ async def test_a_long_reply_ends_with_its_whole_text_in_pieces(alice, socket_for
     monkeypatch.setattr(frames, "INLINE_MAX_CHARS", 100)  # so that a test-sized reply counts as long
     socket = socket_for(alice)
     await socket.connect()
-    await socket.send({"type": "turn.start", "client_id": "8d1c7f5e-0000-4000-8000-000000000001",
-                       "conversation": None, "parent": None, "text": "Long one [[sim tokens=200]]",
-                       "model": "grok-4.3", "options": {}, "attachments": []})
+    await socket.send(
+        {
+            "type": "turn.start",
+            "client_id": "8d1c7f5e-0000-4000-8000-000000000001",
+            "conversation": None,
+            "parent": None,
+            "text": "Long one [[sim tokens=200]]",
+            "model": "grok-4.3",
+            "options": {},
+            "attachments": [],
+        }
+    )
     done = await socket.until_type("turn.done")
     assert done["content"] is None and done["pieces"]["content"] > 100
     pieces = []
@@ -107,6 +124,7 @@ async def test_history_before_an_id_that_is_not_a_message_is_refused(alice, sock
     socket = socket_for(alice)
     await socket.connect()
     for before in (None, "x", -1, 1e400, [1]):
-        await socket.send(json.dumps({"type": "conversation.history", "conversation": conversation.pk,
-                                      "before": before}))
+        await socket.send(
+            json.dumps({"type": "conversation.history", "conversation": conversation.pk, "before": before})
+        )
         assert (await socket.until_type("error"))["code"] == "bad_before"

@@ -25,16 +25,22 @@ async def test_a_reply_streams_whole_over_verified_tls(simulator, certificates):
         verify = ssl.create_default_context(cafile=str(certificates.ca))
         async with httpx.AsyncClient(transport=AsyncioTransport(verify=verify)) as http:
             client = GrokClient(ProviderConfig.gateway(base_url, "xai-test"), http=http)
-            events = [e async for e in client.responses_stream(
-                ResponsesRequest(model="grok-4.3", input="Over TLS [[sim tokens=30]]"))]
+            events = [
+                e
+                async for e in client.responses_stream(
+                    ResponsesRequest(model="grok-4.3", input="Over TLS [[sim tokens=30]]")
+                )
+            ]
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert isinstance(events[-1], Completed)
     assert text == events[-1].text and text.startswith("Reply to turn 1")
 
 
 async def test_an_unverifiable_certificate_is_refused(simulator, certificates):
-    async with tls_terminator(certificates, simulator.url) as base_url, \
-            httpx.AsyncClient(transport=AsyncioTransport()) as http:  # the system's CAs only
+    async with (
+        tls_terminator(certificates, simulator.url) as base_url,
+        httpx.AsyncClient(transport=AsyncioTransport()) as http,
+    ):  # the system's CAs only
         with pytest.raises(httpx.ConnectError):
             await http.get(base_url + "/models")
 
@@ -43,8 +49,9 @@ async def test_a_reply_left_half_read_hands_its_connection_back(simulator):
     # One connection in the pool: were it kept by the abandoned reply, the next request
     # would wait for it until the pool timeout.
     transport = AsyncioTransport(limits=httpx.Limits(max_connections=1))
-    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(10, pool=5),
-                                 headers={"Authorization": "Bearer xai-test"}) as http:
+    async with httpx.AsyncClient(
+        transport=transport, timeout=httpx.Timeout(10, pool=5), headers={"Authorization": "Bearer xai-test"}
+    ) as http:
         for turn in range(3):
             body = {"model": "grok-4.3", "stream": True, "input": f"Half read {turn} [[sim tokens=200]]"}
             async with http.stream("POST", simulator.v1 + "/responses", json=body) as response:
@@ -60,8 +67,12 @@ async def test_a_reply_streams_whole_through_an_https_proxy(simulator, certifica
         transport = AsyncioTransport(verify=verify, proxy=httpx.Proxy(proxy.url, ssl_context=verify))
         async with httpx.AsyncClient(transport=transport) as http:
             client = GrokClient(ProviderConfig.gateway(base_url, "xai-test"), http=http)
-            events = [e async for e in client.responses_stream(
-                ResponsesRequest(model="grok-4.3", input="Through an HTTPS proxy [[sim tokens=30]]"))]
+            events = [
+                e
+                async for e in client.responses_stream(
+                    ResponsesRequest(model="grok-4.3", input="Through an HTTPS proxy [[sim tokens=30]]")
+                )
+            ]
 
     assert isinstance(events[-1], Completed)
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == events[-1].text

@@ -52,8 +52,9 @@ def test_upstream_calls_work_from_a_process_with_more_than_1024_descriptors(simu
         pytest.skip(f"the hard descriptor limit ({hard}) is below {HELD + 100}")
     environment = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
 
-    child = subprocess.run([sys.executable, "-c", CHILD, simulator.v1], capture_output=True, text=True,
-                           timeout=60, env=environment)
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, simulator.v1], capture_output=True, text=True, timeout=60, env=environment
+    )
 
     assert child.returncode == 0, child.stderr[-3000:]
     seen = json.loads(child.stdout)

@@ -48,8 +48,12 @@ async def app_client() -> AsyncIterator[httpx.AsyncClient]:
 async def streamed_reply(base_url: str) -> Completed:
     """A streamed Responses reply through a GrokClient on the shared client; checks it arrived whole."""
     client = GrokClient(ProviderConfig.gateway(base_url, "xai-test"))
-    events = [e async for e in client.responses_stream(
-        ResponsesRequest(model="grok-4.3", input="Through the environment [[sim tokens=30]]"))]
+    events = [
+        e
+        async for e in client.responses_stream(
+            ResponsesRequest(model="grok-4.3", input="Through the environment [[sim tokens=30]]")
+        )
+    ]
     assert isinstance(events[-1], Completed), events[-1]
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == events[-1].text
     assert events[-1].text.startswith("Reply to turn 1")
@@ -70,8 +74,9 @@ async def test_a_plain_http_reply_is_relayed_by_the_proxy_the_environment_names(
 
 
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "ALL_PROXY"])
-async def test_an_https_reply_tunnels_through_the_proxy_the_environment_names(simulator, environment, certificates,
-                                                                            variable):
+async def test_an_https_reply_tunnels_through_the_proxy_the_environment_names(
+    simulator, environment, certificates, variable
+):
     environment.setenv("SSL_CERT_FILE", str(certificates.ca))
     async with tls_terminator(certificates, simulator.url) as base_url, forward_proxy() as proxy:
         environment.setenv(variable, proxy.url)
@@ -153,8 +158,9 @@ async def test_ssl_cert_file_names_the_authorities_the_app_trusts(simulator, env
         await streamed_reply(base_url)
 
 
-async def test_ssl_cert_dir_names_a_directory_of_authorities_the_app_trusts(simulator, environment, certificates,
-                                                                          tmp_path):
+async def test_ssl_cert_dir_names_a_directory_of_authorities_the_app_trusts(
+    simulator, environment, certificates, tmp_path
+):
     environment.setenv("SSL_CERT_DIR", str(hashed_ca_directory(certificates, tmp_path / "authorities")))
     async with tls_terminator(certificates, simulator.url) as base_url, app_client():
         await streamed_reply(base_url)
@@ -164,8 +170,9 @@ async def test_ssl_cert_dir_names_a_directory_of_authorities_the_app_trusts(simu
 
 
 @pytest.mark.parametrize("make_client", [asyncio_client, httpx.AsyncClient], ids=["app", "httpx"])
-async def test_a_client_that_does_not_trust_the_environment_ignores_it(simulator, environment, certificates,
-                                                                      make_client):
+async def test_a_client_that_does_not_trust_the_environment_ignores_it(
+    simulator, environment, certificates, make_client
+):
     environment.setenv("SSL_CERT_FILE", str(certificates.ca))
     async with tls_terminator(certificates, simulator.url) as base_url, forward_proxy() as proxy:
         environment.setenv("ALL_PROXY", proxy.url)

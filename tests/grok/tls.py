@@ -26,8 +26,23 @@ def openssl(*args: str) -> str:
 def self_signed(directory: Path) -> Certificates:
     """A certificate for "localhost" that is its own authority."""
     key, cert = directory / "key.pem", directory / "cert.pem"
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-            "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost")
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+    )
     return Certificates(ca=cert, key=key, cert=cert)
 
 
@@ -36,14 +51,46 @@ def signed_by_own_ca(directory: Path) -> Certificates:
     ca_key, ca = directory / "ca-key.pem", directory / "ca.pem"
     key, csr, cert = directory / "key.pem", directory / "leaf.csr", directory / "cert.pem"
     ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    openssl("req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "1", "-subj", "/CN=Test Team CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl(
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Test Team CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
     openssl("req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
     extensions = directory / "leaf.ext"
-    extensions.write_text("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                          "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
-    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-            "-out", str(cert), "-days", "1", "-extfile", str(extensions))
+    extensions.write_text(
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(cert),
+        "-days",
+        "1",
+        "-extfile",
+        str(extensions),
+    )
     return Certificates(ca=ca, key=key, cert=cert)
 
 
