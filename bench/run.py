@@ -827,7 +827,7 @@ async def main() -> None:
     parser.add_argument(
         "--layer",
         default="pubsub",
-        choices=["pubsub", "pubsub-unbatched", "redis"],
+        choices=["pubsub"],  # every process must use the same layer (webapp/settings.py)
         help="channel layer on Redis in the production shape",
     )
     parser.add_argument(
