@@ -8,6 +8,22 @@ from __future__ import annotations
 
 from .models import Conversation, Message
 
+BIGINT_MAX = 2**63 - 1
+
+
+def row_id(value: object) -> int:
+    """A row id from a frame or URL: an integer the database can hold, else not found.
+    (``True``, ``1.5``, ``Infinity`` and ``1e400`` are not ids.)"""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise NotFound("id")
+    try:
+        number = int(value)
+    except ValueError:
+        raise NotFound("id") from None
+    if not 0 < number <= BIGINT_MAX:
+        raise NotFound("id")
+    return number
+
 
 class NotFound(Exception):
     """The resource does not exist for this person."""
@@ -15,15 +31,15 @@ class NotFound(Exception):
 
 def conversation_get_for_user(user, conversation_id: object) -> Conversation:
     try:
-        return Conversation.objects.get(pk=int(conversation_id), owner=user, deleted_at__isnull=True)
-    except (Conversation.DoesNotExist, TypeError, ValueError):
+        return Conversation.objects.get(pk=row_id(conversation_id), owner=user, deleted_at__isnull=True)
+    except Conversation.DoesNotExist:
         raise NotFound("conversation") from None
 
 
 def message_get_for_user(user, message_id: object) -> Message:
     try:
         return Message.objects.select_related("conversation").get(
-            pk=int(message_id), conversation__owner=user, conversation__deleted_at__isnull=True
+            pk=row_id(message_id), conversation__owner=user, conversation__deleted_at__isnull=True
         )
-    except (Message.DoesNotExist, TypeError, ValueError):
+    except Message.DoesNotExist:
         raise NotFound("message") from None

@@ -8,10 +8,10 @@ import asyncio
 import logging
 from typing import Protocol
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import turns
+from .sync import database
+from .turns.finishing import turns_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ async def _loop() -> None:
             if text is not None:
                 texts[turn.message_id] = text
         try:
-            cancelled = await database_sync_to_async(turns.turns_checkpoint)(
+            cancelled = await database(turns_checkpoint)(
                 texts=texts, alive=[t.message_id for t in turns_now])
         except Exception:
             log.exception("checkpointing %d turns failed", len(turns_now))

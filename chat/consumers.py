@@ -1,184 +1,162 @@
 """The chat websocket (protocol v1, see docs/protocol.md): parse a frame, check access,
-call one service, send. No ORM writes here."""
+call one service, send. No ORM writes here.
+
+Frames about conversations reach the socket through ``chat.events``, which sends them
+to this process's sockets directly; the consumer has no channel of its own.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
-from collections.abc import Awaitable, Callable
+import logging
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import get_channel_layer
 
-from . import catalog, events, sweeper, turns
+from . import catalog, events, frames, runner
 from .access import NotFound, conversation_get_for_user
+from .sockets import Session
+from .sync import database
+from .turns.commands import TurnStarted, turn_cancel, turn_retry, turn_start
+from .turns.errors import TurnError
+from .turns.selectors import conversation_state
+
+log = logging.getLogger(__name__)
 
 NOT_FOUND = {"code": "not_found", "message": "That conversation or message does not exist."}
-
-
-async def _dispatch_from(sources: list[Callable[[], Awaitable[dict]]],
-                         dispatch: Callable[[dict], Awaitable[None]]) -> None:
-    """Channels' ``await_many_dispatch``, with one long-lived reader per source.
-
-    Channels starts a task and an ``asyncio.wait`` for every message a consumer gets; a
-    socket following a reply gets one per frame, and at 200 streams that bookkeeping
-    was a twentieth of a web process. Here each source's reader hands messages over
-    through a queue; messages are dispatched one at a time, each source's in order.
-    """
-    inbox: asyncio.Queue[tuple[dict | None, BaseException | None]] = asyncio.Queue()
-
-    async def read(source: Callable[[], Awaitable[dict]]) -> None:
-        try:
-            while True:
-                inbox.put_nowait((await source(), None))
-        except Exception as error:  # noqa: BLE001 -- raised where channels' loop raises it
-            inbox.put_nowait((None, error))
-
-    readers = [asyncio.ensure_future(read(source)) for source in sources]
-    try:
-        while True:
-            message, error = await inbox.get()
-            if error is not None:
-                raise error
-            await dispatch(message)
-    finally:
-        for reader in readers:
-            reader.cancel()
-        for reader in readers:
-            try:
-                await reader
-            except asyncio.CancelledError:
-                pass
+CLIENT_ID_MAX = 100  # longer is no UUID, and is not echoed back
+SIGNED_OUT = 4401  # the close code of a socket without a (valid) session
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        # AsyncConsumer.__call__ with its dispatch loop swapped for _dispatch_from.
-        self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
-        self.base_send = send
-        try:
-            await _dispatch_from([receive, self.channel_receive], self.dispatch)
-        except StopConsumer:
-            pass
+    # No layer is configured under this alias, so Channels gives the consumer no channel
+    # (and no per-message reader for one): its frames come through chat.events.
+    channel_layer_alias = "chat-sockets-have-no-channel"
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=SIGNED_OUT)
             return
         self.user = user
-        self.following: set[int] = set()
-        sweeper.ensure_started()
+        session = self.scope["session"]
+        self.socket_id = await events.socket_add(self._send_text, Session(
+            user_id=user.pk, key=session.session_key or "", end=self._session_ended))
         await self.accept()
 
-    async def disconnect(self, code: int) -> None:
-        for conversation_id in getattr(self, "following", set()):
-            await events.unfollow(conversation_id, self.channel_name)
+    async def _session_ended(self) -> None:
+        await self._send_frame(frames.session_ended())
+        await self.close(code=SIGNED_OUT)
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        kind = content.get("type") if isinstance(content, dict) else None
-        handler = {"conversation.open": self._open, "turn.start": self._start, "turn.cancel": self._cancel,
-                   "turn.retry": self._retry}.get(kind)
-        if handler is None:
-            await self._error("bad_frame", "Unknown or missing frame type.", content)
-            return
-        try:
-            await handler(content)
-        except NotFound:
-            await self._error(NOT_FOUND["code"], NOT_FOUND["message"], content)
-        except turns.TurnError as error:
-            await self._error(error.code, error.message, content)
+    async def disconnect(self, code: int) -> None:
+        socket_id = getattr(self, "socket_id", None)
+        if socket_id is not None:
+            await events.socket_remove(socket_id)
 
     async def dispatch(self, message: dict) -> None:
         # Channels closes stale database connections before every message with a hop to
-        # the one sync thread, so each streamed frame would wait behind every socket's
-        # database work. Every database call here goes through database_sync_to_async,
+        # the one database thread, so each frame would wait behind every socket's
+        # database work. Every database call here goes through chat.sync.database,
         # which closes stale connections itself.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
-    @classmethod
-    async def encode_json(cls, content: Any) -> str:
-        # Compact: a delta frame is mostly envelope, and every byte goes out per frame.
-        return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
-
-    async def decode_json(self, text_data: str) -> Any:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if not text_data:  # an empty or a binary frame
+            await self._refuse("bad_frame", "Frames are JSON text.", None)
+            return
         try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self._refuse("bad_frame", "That frame is not valid JSON.", None)
+            return
+        await self.receive_json(content)
 
-    async def _error(self, code: str, message: str, frame: Any) -> None:
-        reply = {"type": "error", "code": code, "message": message}
-        if isinstance(frame, dict) and frame.get("client_id"):
-            reply["client_id"] = frame["client_id"]
-        await self.send_json(reply)
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        handler = {"conversation.open": self._open, "turn.start": self._start, "turn.cancel": self._cancel,
+                   "turn.retry": self._retry}.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            await self._refuse("bad_frame", "Unknown or missing frame type.", content)
+            return
+        try:
+            await handler(content)
+        except NotFound:
+            await self._refuse(NOT_FOUND["code"], NOT_FOUND["message"], content)
+        except TurnError as error:
+            await self._refuse(error.code, error.message, content)
+        except Exception:  # a bug must not close the socket; the person is told
+            log.exception("a %s frame failed", kind)
+            await self._refuse("internal_error", "Something went wrong on our side; try again.", content)
 
-    async def _join(self, conversation_id: int) -> None:
-        if conversation_id not in self.following:
-            await events.follow(conversation_id, self.channel_name)
-            self.following.add(conversation_id)
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def _send_frame(self, frame: frames.Frame) -> None:
+        await self._send_text(events.encode(frame))
+
+    async def _refuse(self, code: str, message: str, frame: Any) -> None:
+        await self._send_frame(frames.error(code=code, message=message, client_id=_echoable_client_id(frame)))
 
     async def _follow(self, conversation_id: int) -> None:
-        """Join the conversation's group, then send its state and ask a running turn for its text so far."""
-        await self._join(conversation_id)
-        conversation = await database_sync_to_async(conversation_get_for_user)(self.user, conversation_id)
-        state = await database_sync_to_async(turns.conversation_state)(conversation)
-        await self.send_json(state)
+        """Follow the conversation, then send its state and ask a running turn for its text so far."""
+        await events.follow(conversation_id, self.socket_id)
+        conversation = await database(conversation_get_for_user)(self.user, conversation_id)
+        state = await database(conversation_state)(conversation)
+        await self._send_frame(state)
         if state["running"]:
-            await events.request_snapshot(state["running"], self.channel_name)
+            await events.request_snapshot(state["running"], self.socket_id)
 
     async def _open(self, frame: dict) -> None:
-        conversation = await database_sync_to_async(conversation_get_for_user)(self.user, frame.get("conversation"))
+        conversation = await database(conversation_get_for_user)(self.user, frame.get("conversation"))
         await self._follow(conversation.pk)
 
     async def _start(self, frame: dict) -> None:
         conversation_id = frame.get("conversation")
         if conversation_id is not None:
-            conversation = await database_sync_to_async(conversation_get_for_user)(self.user, conversation_id)
-            await self._join(conversation.pk)
+            conversation = await database(conversation_get_for_user)(self.user, conversation_id)
+            await events.follow(conversation.pk, self.socket_id)
         models = await catalog.language_models_or_none()
-        started = await database_sync_to_async(turns.turn_start)(
+        started = await database(turn_start)(
             user=self.user, client_id=frame.get("client_id"), conversation_id=conversation_id,
             parent_id=frame.get("parent"), text=frame.get("text"), model=frame.get("model"),
             options=frame.get("options") or {}, models=models, attachments=frame.get("attachments"),
-            follower=self.channel_name)
-        if started.created_conversation:
-            # turn_start joined this socket to the new conversation before its runner
-            # started: the state is the two new messages, and every frame after it comes.
-            self.following.add(started.conversation.pk)
-            await self.send_json(self._created(started, frame))
-            await self.send_json(turns.conversation_state(
-                started.conversation, [started.user_message, started.assistant_message]))
-        elif started.existing:
-            # A repeated send: this socket may not be in the group yet; it gets the
-            # conversation and the turn so far, as a reconnecting socket does.
-            await self.send_json(self._created(started, frame))
+            socket=self.socket_id)
+        if started.existing:
+            # A repeated send: this socket may not follow the conversation yet; it gets
+            # the conversation and the turn so far, as a reconnecting socket does.
+            await self._send_frame(_created(started))
             await self._follow(started.conversation.pk)
-
-    @staticmethod
-    def _created(started: turns.TurnStarted, frame: dict) -> dict:
-        return {"type": "conversation.created", "conversation": started.conversation.pk,
-                "title": started.conversation.title, "client_id": frame.get("client_id")}
+            return
+        runner.start(started.assistant_message.pk)
 
     async def _cancel(self, frame: dict) -> None:
-        await database_sync_to_async(turns.turn_cancel)(user=self.user, message_id=frame.get("message"))
+        await database(turn_cancel)(user=self.user, message_id=frame.get("message"))
 
     async def _retry(self, frame: dict) -> None:
-        await database_sync_to_async(turns.turn_retry)(user=self.user, message_id=frame.get("message"))
+        started = await database(turn_retry)(user=self.user, message_id=frame.get("message"))
+        runner.start(started.assistant_message.pk)
 
-    async def chat_frame(self, event: dict) -> None:
-        await self.send_json(event["frame"])
+
+def _created(started: TurnStarted) -> frames.Frame:
+    user_message = started.user_message
+    return frames.conversation_created(
+        conversation=started.conversation.pk, seq=1, title=started.conversation.title,
+        client_id=str(user_message.client_id) if user_message and user_message.client_id else None)
+
+
+def _echoable_client_id(frame: Any) -> str | None:
+    client_id = frame.get("client_id") if isinstance(frame, dict) else None
+    if not isinstance(client_id, str) or not client_id or len(client_id) > CLIENT_ID_MAX:
+        return None
+    try:
+        client_id.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: it could not be sent back
+        return None
+    return client_id
 
 
 __all__ = ["ChatConsumer"]

@@ -13,7 +13,7 @@ def conversation_list(*, user) -> QuerySet[Conversation]:
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
-    title = " ".join(title.split())[:200]
+    title = " ".join(title.replace("\x00", " ").split())[:200]  # PostgreSQL stores no NUL
     if title:
         conversation.title = title
         conversation.save(update_fields=["title", "updated_at"])

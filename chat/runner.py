@@ -13,14 +13,16 @@ import logging
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat.grok import (Citation, Completed, Failed, GrokError, Message, ReasoningDelta, ResponsesRequest, Started,
                        TextDelta)
 
-from . import checkpoints, events, turns
+from . import checkpoints, events, frames
 from .models import Message as MessageRow
+from .sync import database
+from .turns.commands import turn_claim
+from .turns.finishing import TurnOutcome, turn_finish, usage_record_failed_request
 from .upstream import grok_client
 
 log = logging.getLogger(__name__)
@@ -50,16 +52,8 @@ class Pacing:
 pacing = Pacing()
 
 
-async def start(message_id: int, follow: tuple[int, str] | None = None) -> None:
-    """Start the turn's runner in this process (called after the turn's commit), once
-    ``follow``'s socket (conversation, channel), if any, has joined the conversation."""
-    if follow is not None:
-        try:
-            await events.follow(*follow)
-        except Exception:  # noqa: BLE001 -- the reply is written whoever watches it
-            # The socket closed between the send and now (or the layer is down): it
-            # finds the reply when it comes back.
-            log.warning("turn %s: its starting socket could not follow it", message_id, exc_info=True)
+def start(message_id: int) -> None:
+    """Start the turn's runner in this process (once the turn's start has committed)."""
     if message_id in RUNNING:
         return
     # A fresh context: the caller's (a request's sync thread) ends long before the turn does.
@@ -93,15 +87,16 @@ class TurnRunner:
         # Subscribe before claiming, so a snapshot request from a socket that saw the turn
         # as "streaming" waits in the channel until the listener starts.
         channel = await events.runner_channel(self.message_id)
-        context = await database_sync_to_async(turns.turn_claim)(message_id=self.message_id)
+        context = await database(turn_claim)(message_id=self.message_id)
         if context is None:
             await events.runner_leave(self.message_id, channel)
             return
         self.context = context
         self.seq = context.seq
+        self.stream = events.ReplyStream(context.conversation_id)
         listener = asyncio.create_task(self._listen(channel))
         checkpoints.register(self)
-        outcome: turns.TurnOutcome | None = None
+        outcome: TurnOutcome | None = None
         try:
             self.stream_task = asyncio.create_task(self._stream())
             outcome = await self.stream_task
@@ -137,7 +132,7 @@ class TurnRunner:
         return ResponsesRequest(model=c.model, input=history, store=True, reasoning_effort=c.reasoning_effort,
                                 tools=tools)
 
-    async def _stream(self) -> turns.TurnOutcome:
+    async def _stream(self) -> TurnOutcome:
         client = grok_client()
         chained = bool(self.context.previous_response_id)
         while True:
@@ -150,7 +145,7 @@ class TurnRunner:
                 return outcome
             chained = False  # upstream forgot the earlier turns: send them all
 
-    async def _consume(self, stream, chained: bool) -> turns.TurnOutcome | None:
+    async def _consume(self, stream, chained: bool) -> TurnOutcome | None:
         """Read one upstream stream; None means "retry without previous_response_id"."""
         async for event in stream:
             if isinstance(event, Started):
@@ -165,7 +160,7 @@ class TurnRunner:
                 return self._outcome(MessageRow.State.COMPLETED, completed=event)
             elif isinstance(event, Failed):
                 if chained and self._previous_is_gone(event.error):
-                    await database_sync_to_async(turns.usage_record_failed_request)(
+                    await database(usage_record_failed_request)(
                         context=self.context, status=event.error.status, code=event.error.code,
                         latency_ms=round((time.monotonic() - self.started) * 1000))
                     return None
@@ -199,15 +194,18 @@ class TurnRunner:
             if self.flush_due is not None:
                 pacing.observe(now - self.flush_due)
             self.flush_handle, self.flush_due, self.last_flush = None, None, now
-            for kind, parts, attr in (("turn.reasoning", self.reasoning, "sent_reasoning"),
-                                      ("turn.delta", self.text, "sent_text")):
+            for build, parts, attr in ((frames.turn_reasoning, self.reasoning, "sent_reasoning"),
+                                       (frames.turn_delta, self.text, "sent_text")):
                 sent = getattr(self, attr)
                 if len(parts) > sent:
-                    piece = "".join(parts[sent:])
+                    text = "".join(parts[sent:])
                     setattr(self, attr, len(parts))
-                    self.seq += 1
-                    await events.publish({"type": kind, "conversation": self.context.conversation_id,
-                                          "seq": self.seq, "message": self.message_id, "text": piece}, delta=True)
+                    # However much arrived at once, no frame carries more than a bounded piece.
+                    for start in range(0, len(text), frames.DELTA_MAX_CHARS):
+                        self.seq += 1
+                        await self.stream.publish(build(conversation=self.context.conversation_id, seq=self.seq,
+                                                        message=self.message_id,
+                                                        text=text[start:start + frames.DELTA_MAX_CHARS]))
 
     # ----- control from any process ----------------------------------------------------------
 
@@ -217,11 +215,14 @@ class TurnRunner:
             if message["type"] == "turn.cancel":
                 self.cancel()
             elif message["type"] == "turn.snapshot_request":
+                reply_to = message["reply_to"]
                 async with self.lock:  # consistent with the frames already sent
-                    frame = {"type": "turn.snapshot", "conversation": self.context.conversation_id, "seq": self.seq,
-                             "message": self.message_id, "content": "".join(self.text[: self.sent_text]),
-                             "reasoning": "".join(self.reasoning[: self.sent_reasoning])}
-                await events.send_frame(message["reply_to"], frame)
+                    # Every delta after this snapshot reaches the asking process too.
+                    self.stream.heard_from(reply_to["process"])
+                    frame = frames.turn_snapshot(conversation=self.context.conversation_id, seq=self.seq,
+                                                 message=self.message_id, content="".join(self.text[: self.sent_text]),
+                                                 reasoning="".join(self.reasoning[: self.sent_reasoning]))
+                await events.send_frame(reply_to, frame)
 
     def cancel(self) -> None:
         if self.stream_task is not None and not self.stream_task.done():
@@ -241,12 +242,12 @@ class TurnRunner:
     # ----- the end ---------------------------------------------------------------------------
 
     def _outcome(self, state: str, *, completed: Completed | None = None, error: dict | None = None,
-                 status: int | None = None) -> turns.TurnOutcome:
+                 status: int | None = None) -> TurnOutcome:
         now = time.monotonic()
         text = completed.text if completed and completed.text else "".join(self.text)
         reasoning = completed.reasoning if completed and completed.reasoning else "".join(self.reasoning)
         citations = [{"url": c.url, "title": c.title} for c in completed.citations] if completed else self.citations
-        return turns.TurnOutcome(
+        return TurnOutcome(
             state=state, content=text, reasoning=reasoning, citations=citations,
             usage=completed.usage if completed else None,
             model=completed.model if completed else self.context.model,
@@ -256,12 +257,11 @@ class TurnRunner:
             latency_ms=round((now - self.started) * 1000), status_code=status if status else (200 if completed else None),
         )
 
-    async def _finish(self, outcome: turns.TurnOutcome) -> None:
+    async def _finish(self, outcome: TurnOutcome) -> None:
         await self._flush()  # the last deltas go out before the end
         async with self.lock:
             self.seq += 1
-            frame = await database_sync_to_async(turns.turn_finish)(context=self.context, outcome=outcome,
-                                                                    seq=self.seq)
+            frame = await database(turn_finish)(context=self.context, outcome=outcome, seq=self.seq)
         await events.publish(frame)
 
 

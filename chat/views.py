@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from . import catalog, conversations
 from .access import NotFound, conversation_get_for_user
 from .serializers import conversation_json
-from .turns import conversation_state
+from .turns.selectors import conversation_state
 
 
 def _conversation_or_404(request: HttpRequest, conversation_id: int):

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from chat.turns import turns_sweep_interrupted
+from chat.turns.finishing import turns_sweep_interrupted
 
 
 @shared_task

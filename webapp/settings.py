@@ -41,6 +41,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -151,21 +161,16 @@ else:
     }
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
 
-CHANNEL_LAYER = env_str("CHANNEL_LAYER", "pubsub")
-CHANNEL_LAYER_BACKENDS = {
-    # The Pub/Sub layer relays several times more frames per second than the default
-    # Redis layer on this kind of machine (bench/results/channel_layers.md), and more
-    # again when it publishes in pipelines (webapp/layers.py); the others stay
-    # selectable to measure them.
-    "pubsub": "webapp.layers.BatchingPubSubChannelLayer",
-    "pubsub-unbatched": "channels_redis.pubsub.RedisPubSubChannelLayer",
-    "redis": "channels_redis.core.RedisChannelLayer",
-}
-if CHANNEL_LAYER not in CHANNEL_LAYER_BACKENDS:
-    raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(CHANNEL_LAYER_BACKENDS)}, not {CHANNEL_LAYER!r}")
+# Between web processes, channels-redis's Pub/Sub layer: it relayed several times more
+# frames per second than its list-based layer on this kind of machine
+# (bench/results/channel_layers.md). Every process must use the same one, since the two
+# do not hear each other: there is no choice to get wrong.
+if env_str("CHANNEL_LAYER", "pubsub") != "pubsub":
+    raise ImproperlyConfigured("CHANNEL_LAYER must be pubsub or unset: web processes on different channel layers "
+                               "cannot hear each other, so every one uses the Redis Pub/Sub layer.")
 if REDIS_URL:
-    backend = CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER]
-    CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                                  "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -279,6 +284,12 @@ GROK_SIMULATOR_KEY = env_str("GROK_SIMULATOR_KEY")
 GROK_API_KEY = XAI_API_KEY or GROK_SIMULATOR_KEY or "sim-local-key"
 GROK_DEFAULT_MODEL = env_str("GROK_DEFAULT_MODEL", "grok-4.3")
 GROK_READ_TIMEOUT = env_int("GROK_READ_TIMEOUT", 3600)
+# Upstream retries (429, 5xx, connection errors; never once a reply has started):
+# attempts in all, and exponential backoff with full jitter between them, in seconds.
+GROK_RETRY_ATTEMPTS = env_int("GROK_RETRY_ATTEMPTS", 4)
+GROK_RETRY_BASE_DELAY = env_float("GROK_RETRY_BASE_DELAY", 0.5)
+GROK_RETRY_MAX_DELAY = env_float("GROK_RETRY_MAX_DELAY", 20.0)
+GROK_RETRY_MAX_TOTAL = env_float("GROK_RETRY_MAX_TOTAL", 60.0)
 
 # --- Turns.
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32_000)

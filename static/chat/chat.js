@@ -218,7 +218,7 @@ function onFinished(frame) {
 
 function onCreated(frame) {
   if (!chat.pending || frame.client_id !== chat.pending.clientId) return;
-  chat.pending = null; // the conversation.state that follows carries the turn
+  chat.pending = null; // the turn.started that follows carries the turn
   if (chat.id !== frame.conversation) {
     endCatchUp();
     chat.id = frame.conversation;
@@ -244,7 +244,12 @@ function onError(frame) {
   }
 }
 
+function toSignIn() {
+  location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
+}
+
 const handlers = {
+  "session.ended": toSignIn,
   "conversation.created": onCreated,
   "conversation.state": onState,
   "turn.started": onStarted,
@@ -259,7 +264,7 @@ const handlers = {
 function onFrame(frame) {
   const handler = handlers[frame.type];
   if (!handler) return; // new frame types may be added
-  const general = frame.type === "error" || frame.type === "conversation.created";
+  const general = ["error", "conversation.created", "session.ended"].includes(frame.type);
   if (!general && (chat.id === null || frame.conversation !== chat.id)) return;
   handler(frame);
   refreshControls();
@@ -277,6 +282,10 @@ const socket = keepOpen(socketUrl("/ws/chat/"), {
   onFrame,
   onDown() {
     setStatus("Reconnecting…", { connection: true });
+    // A socket refused for want of a session looks like any lost connection: ask the page.
+    fetch(location.pathname, { redirect: "manual", cache: "no-store" })
+      .then((response) => response.type === "opaqueredirect" && toSignIn())
+      .catch(() => {});
   },
 });
 

@@ -16,6 +16,11 @@ from django.test import Client
 def grok_upstream(settings, simulator):
     settings.GROK_BASE_URL = simulator.v1
     settings.GROK_API_KEY = "xai-test"
+    # Said here rather than left to the defaults: tests that exhaust the retries ask the
+    # simulator to fail this many times, and none waits on a real backoff.
+    settings.GROK_RETRY_ATTEMPTS = 3
+    settings.GROK_RETRY_BASE_DELAY = 0.01
+    settings.GROK_RETRY_MAX_DELAY = 0.05
     cache.clear()
 
 
@@ -53,11 +58,12 @@ class Socket:
             headers.append((b"cookie", f"sessionid={cookie}".encode()))
         self.comm = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
         connected, _ = await self.comm.connect()
+        self.open = connected
         return connected
 
     async def send(self, frame: dict[str, Any] | str) -> None:
-        if isinstance(frame, str):
-            await self.comm.send_to(text_data=frame)
+        if isinstance(frame, str):  # as it is, even empty
+            await self.comm.send_input({"type": "websocket.receive", "text": frame})
         else:
             await self.comm.send_json_to(frame)
 
@@ -78,11 +84,14 @@ class Socket:
         return await self.until(lambda f: f.get("type") == kind, timeout)
 
     async def close(self) -> None:
-        await self.comm.disconnect()
+        if getattr(self, "open", False):
+            self.open = False
+            await self.comm.disconnect()
 
 
 @pytest.fixture
-def socket_for():
+async def socket_for():
+    """Sockets for the cast; any a test leaves open are closed after it."""
     sockets: list[Socket] = []
 
     def make(user, origin: str = "http://localhost") -> Socket:
@@ -90,12 +99,23 @@ def socket_for():
         sockets.append(socket)
         return socket
 
-    return make
+    yield make
+    for socket in sockets:
+        await socket.close()
 
 
 def text_of(frames: list[dict[str, Any]], message_id: int) -> str:
-    """What a client following docs/protocol.md shows for a reply: the state's text, then
-    (while the reply runs) deltas buffered until the snapshot, then newer deltas only."""
+    """What the page shows for a reply once it has ended: the end frame's content."""
+    for frame in reversed(frames):
+        if frame.get("type") in ("turn.done", "turn.failed") and frame.get("message") == message_id:
+            return frame["content"]
+    return streamed_text_of(frames, message_id)
+
+
+def streamed_text_of(frames: list[dict[str, Any]], message_id: int) -> str:
+    """What a client following docs/protocol.md builds from the stream, before the end
+    frame's content replaces it: the state's text, then (while the reply runs) deltas
+    buffered until the snapshot, then newer deltas only."""
     content, last, buffering, buffered = "", -1, False, []
     for frame in frames:
         kind = frame.get("type")

@@ -119,12 +119,12 @@ async def test_a_second_turn_while_one_runs_is_refused(alice, socket_for):
     socket = socket_for(alice)
     await socket.connect()
     await socket.send(turn(text="slow [[sim tokens=200 tps=40]]"))
-    state = await socket.until_type("conversation.state")
-    await socket.send(turn(text="another", conversation=state["conversation"]))
+    started = await socket.until_type("turn.started")
+    await socket.send(turn(text="another", conversation=started["conversation"]))
     error = await socket.until_type("error")
 
     assert error["code"] == "turn_running"
-    assert await Message.objects.filter(conversation_id=state["conversation"]).acount() == 2
-    await socket.send({"type": "turn.cancel", "message": state["running"]})
+    assert await Message.objects.filter(conversation_id=started["conversation"]).acount() == 2
+    await socket.send({"type": "turn.cancel", "message": started["assistant_message"]["id"]})
     await socket.until(lambda f: f.get("type") == "turn.done")
     await socket.close()

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 import pytest
-from channels.db import database_sync_to_async
+from chat.sync import database
 from django.db import transaction
 
 from chat import events
@@ -28,7 +28,7 @@ async def test_from_the_sync_thread_the_work_waits_for_the_commit_and_the_thread
         return seen_before_commit
 
     # Were the thread to wait for the work, this would never return.
-    assert await asyncio.wait_for(database_sync_to_async(in_a_transaction)(), timeout=5) == []
+    assert await asyncio.wait_for(database(in_a_transaction)(), timeout=5) == []
     released.set()
     for _ in range(100):
         if ran:
@@ -48,7 +48,7 @@ async def test_work_rolled_back_with_its_transaction_never_runs():
             events.after_commit(work)
             raise RuntimeError("no commit")
 
-    await database_sync_to_async(rolled_back)()
+    await database(rolled_back)()
     await asyncio.sleep(0.05)
     assert ran == []
 
@@ -62,7 +62,7 @@ async def test_work_that_fails_with_nobody_waiting_is_logged(caplog):
             events.after_commit(work)
 
     with caplog.at_level(logging.ERROR, logger="chat.events"):
-        await database_sync_to_async(committed)()
+        await database(committed)()
         for _ in range(100):
             if caplog.records:
                 break

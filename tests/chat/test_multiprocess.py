@@ -17,7 +17,7 @@ from django.db import connection
 
 from tests.conftest import free_port, wait_until_up
 
-from .conftest import session_cookie, text_of
+from .conftest import session_cookie, streamed_text_of
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -108,7 +108,7 @@ async def test_a_socket_on_process_b_follows_a_reply_generated_on_process_a(web_
     assert done_b["content"] == done_a["content"]
     assert done_b["content"].startswith("Reply to turn 1")
     assert any(f["type"] == "turn.delta" for f in on_b.frames)  # it streamed live on B
-    assert text_of(on_b.frames, done_b["message"]) == done_b["content"]
+    assert streamed_text_of(on_b.frames, done_b["message"]) == done_b["content"]
 
 
 async def test_a_stop_sent_through_process_b_stops_the_reply_running_on_process_a(web_processes, alice):
@@ -132,3 +132,48 @@ async def test_a_stop_sent_through_process_b_stops_the_reply_running_on_process_
     assert 0 < len(done_a["content"]) < 600 * 3
     message = await Message.objects.aget(pk=state["running"])
     assert message.state == "cancelled" and message.content == done_a["content"]
+
+
+async def test_a_socket_on_process_b_that_followed_first_streams_the_next_reply_started_on_process_a(
+        web_processes, alice):
+    """B follows the conversation before the turn exists: A learns it from B's listing, not a snapshot request."""
+    from channels.db import database_sync_to_async
+
+    cookie = await database_sync_to_async(session_cookie)(alice)
+    a, b = web_processes
+    async with Tab(a, cookie) as on_a, Tab(b, cookie) as on_b:
+        await on_a.send(start("First [[sim tokens=5]]"))
+        first = await on_a.until(ended)
+        await on_b.send({"type": "conversation.open", "conversation": first["conversation"], "after": None})
+        await on_b.until(kind("conversation.state"))
+        await on_a.send({**start("Second [[sim tokens=80 tps=50]]"), "conversation": first["conversation"]})
+        started_b = await on_b.until(kind("turn.started"))
+        done_b = await on_b.until(ended)
+
+    assert done_b["state"] == "completed" and done_b["content"].startswith("Reply to turn 2")
+    assert not any(f["type"] == "turn.snapshot" for f in on_b.frames)
+    deltas = [f for f in on_b.frames if f["type"] == "turn.delta"]
+    assert len(deltas) > 1 and "".join(d["text"] for d in deltas) == done_b["content"]
+    assert started_b["assistant_message"]["id"] == done_b["message"]
+
+
+async def test_signing_out_through_process_a_ends_the_socket_on_process_b(web_processes, alice):
+    import httpx
+    from channels.db import database_sync_to_async
+
+    cookie = await database_sync_to_async(session_cookie)(alice)
+    a, b = web_processes
+    async with Tab(b, cookie) as on_b, httpx.AsyncClient(base_url=f"http://{a}") as browser:
+        browser.cookies.set("sessionid", cookie)
+        page = await browser.get("/")  # the chat page, which sets the CSRF cookie
+        assert page.status_code == 200
+        token = browser.cookies["csrftoken"]  # a Secure cookie in this shape: sent by hand over plain HTTP
+        signed_out = await browser.post("/accounts/logout/", headers={
+            "X-CSRFToken": token, "Cookie": f"sessionid={cookie}; csrftoken={token}"})
+        assert signed_out.status_code == 302
+        ended = await on_b.until(kind("session.ended"))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await on_b.until(lambda frame: False, timeout=5)
+
+    assert "signed out" in ended["message"]
+    assert closed.value.rcvd.code == 4401

@@ -97,3 +97,11 @@ def test_signing_out_ends_the_session(alice_client):
     response = alice_client.post("/accounts/logout/")
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
     assert alice_client.get("/").status_code == 302
+
+
+def test_a_title_with_a_nul_byte_is_stored_without_it(alice_client, alice):
+    conversation = Conversation.objects.create(owner=alice, title="t")
+    response = alice_client.post(f"/c/{conversation.pk}/rename", {"title": "before\x00after"})
+    assert response.status_code == 302
+    conversation.refresh_from_db()
+    assert conversation.title == "before after"

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from chat.models import Conversation, Message
 from webapp.accounts.models import UsageRecord
 
-from .conftest import text_of
+from .conftest import streamed_text_of, text_of
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 MODEL = "grok-4.3"
@@ -41,7 +41,7 @@ async def test_a_reply_streams_in_frames_and_ends_completed_with_usage(alice, so
     assert created["title"] == "Hello there [[sim tokens=60 tps=400]]"
     assert done["type"] == "turn.done" and done["state"] == "completed"
     assert done["content"].startswith("Reply to turn 1")
-    assert text_of(socket.frames, done["message"]) == done["content"]
+    assert streamed_text_of(socket.frames, done["message"]) == done["content"]
     deltas = [f for f in socket.frames if f["type"] == "turn.delta"]
     assert 1 < len(deltas) < 60  # coalesced, not one frame per token
     seqs = [f["seq"] for f in socket.frames if "seq" in f and f["type"] != "conversation.state"]
@@ -81,7 +81,7 @@ async def test_stop_keeps_the_partial_text_and_settles_usage(alice, socket_for):
 
     assert done["type"] == "turn.done" and done["state"] == "cancelled"
     assert done["content"].startswith("Reply")
-    assert done["content"] == text_of(socket.frames, done["message"])
+    assert done["content"] == streamed_text_of(socket.frames, done["message"])
     assert len(done["content"]) < 400 * 4
     message = await Message.objects.aget(pk=done["message"])
     assert message.state == "cancelled" and message.content == done["content"]
@@ -112,10 +112,11 @@ async def test_an_upstream_fault_ends_the_turn_failed_with_words_a_person_can_ac
     await socket.close()
 
 
-async def test_a_failed_reply_can_be_retried_as_a_new_branch(alice, socket_for):
+async def test_a_failed_reply_can_be_retried_as_a_new_branch(alice, socket_for, settings):
     socket = socket_for(alice)
     await socket.connect()
-    failed = await run_turn(socket, "Flaky [[sim fail=503 times=4]]")
+    # Fails every attempt of the first turn; the retry's first attempt succeeds.
+    failed = await run_turn(socket, f"Flaky [[sim fail=503 times={settings.GROK_RETRY_ATTEMPTS}]]")
     assert failed["type"] == "turn.failed"
 
     await socket.send({"type": "turn.retry", "message": failed["message"]})
@@ -181,7 +182,7 @@ async def test_a_reconnecting_socket_sees_the_text_so_far_then_the_rest_with_no_
     assert done["state"] == "completed"
     snapshot = next(f for f in second_tab.frames if f["type"] == "turn.snapshot")
     assert snapshot["content"] and done["content"].startswith(snapshot["content"])
-    assert text_of(second_tab.frames, done["message"]) == done["content"]
+    assert streamed_text_of(second_tab.frames, done["message"]) == done["content"]
     await second_tab.close()
 
 
@@ -205,7 +206,8 @@ async def test_an_interrupted_turn_is_swept_and_its_followers_told(alice, socket
 
     from django.utils import timezone
 
-    from chat.turns import turns_sweep_interrupted
+    from chat.sync import database
+    from chat.turns.finishing import turns_sweep_interrupted
 
     conversation = await Conversation.objects.acreate(owner=alice, title="t")
     user_message = await Message.objects.acreate(conversation=conversation, role="user", content="hi")
@@ -218,7 +220,7 @@ async def test_an_interrupted_turn_is_swept_and_its_followers_told(alice, socket
     # Its process dies: no heartbeat for longer than TURN_STALE_AFTER.
     await Message.objects.filter(pk=stale.pk).aupdate(heartbeat_at=timezone.now() - timedelta(minutes=5))
 
-    assert await database_sync_to_async(turns_sweep_interrupted)() == 1
+    assert await database(turns_sweep_interrupted)() == 1
     failed = await socket.until(is_end)
 
     assert failed["state"] == "interrupted" and failed["content"] == "half a rep"
@@ -247,10 +249,10 @@ async def test_partial_text_is_checkpointed_about_once_a_second_while_streaming(
     socket = socket_for(alice)
     await socket.connect()
     await socket.send(start("Checkpoint me [[sim tokens=300 tps=40]]"))
-    state = await socket.until_type("conversation.state")
+    started = await socket.until_type("turn.started")
     await asyncio.sleep(2.5)
 
-    during = await Message.objects.aget(pk=state["running"])
+    during = await Message.objects.aget(pk=started["assistant_message"]["id"])
     assert during.state == "streaming"
     assert during.content.startswith("Reply to turn 1") and during.heartbeat_at is not None
     await socket.send({"type": "turn.cancel", "message": during.pk})
@@ -261,7 +263,7 @@ async def test_partial_text_is_checkpointed_about_once_a_second_while_streaming(
 
 async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_after_the_conversation(
         alice, socket_for):
-    from chat.turns import turns_checkpoint
+    from chat.turns.finishing import turns_checkpoint
 
     conversation = await Conversation.objects.acreate(owner=alice, title="t", last_seq=3)
     question = await Message.objects.acreate(conversation=conversation, role="user", content="hi")
@@ -280,19 +282,22 @@ async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_aft
     frames = [state, {"type": "turn.delta", "message": reply.pk, "seq": 6, "text": " so far"},
               {"type": "turn.delta", "message": reply.pk, "seq": 8, "text": "!"},
               {"type": "turn.done", "message": reply.pk}]
-    assert text_of(frames, reply.pk) == "Reply so far!"
+    assert streamed_text_of(frames, reply.pk) == "Reply so far!"
     await socket.close()
 
 
 async def test_a_reply_runs_when_the_socket_that_started_it_is_gone_before_its_runner(alice):
     """The tab closed between the send and the runner's start: the reply is written all the same."""
-    from chat import catalog, turns
+    from chat import catalog, runner
+    from chat.sync import database
+    from chat.turns.commands import turn_start
 
     models = await catalog.language_models_or_none()
-    started = await database_sync_to_async(turns.turn_start)(
+    started = await database(turn_start)(
         user=alice, client_id=str(uuid.uuid4()), conversation_id=None, parent_id=None,
         text="Nobody is watching [[sim tokens=5]]", model=MODEL, options={}, models=models,
-        follower="specific.a-socket-that-closed")
+        socket="a-socket-that-closed")
+    runner.start(started.assistant_message.pk)
     message = started.assistant_message
     for _ in range(300):
         await message.arefresh_from_db()
@@ -300,3 +305,20 @@ async def test_a_reply_runs_when_the_socket_that_started_it_is_gone_before_its_r
             break
         await asyncio.sleep(0.05)
     assert message.state == "completed" and message.content.startswith("Reply to turn 1")
+
+
+async def test_no_delta_frame_carries_more_than_the_bounded_piece_however_much_arrives_at_once(
+        alice, socket_for, monkeypatch):
+    from chat import frames
+
+    monkeypatch.setattr(frames, "DELTA_MAX_CHARS", 40)  # so that a short reply arrives in pieces
+    socket = socket_for(alice)
+    await socket.connect()
+    done = await run_turn(socket, "Long burst [[sim tokens=400 tps=0]]")
+
+    deltas = [f for f in socket.frames if f["type"] == "turn.delta"]
+    assert done["state"] == "completed" and len(done["content"]) > 400
+    assert all(len(d["text"]) <= 40 for d in deltas)
+    assert any(len(d["text"]) == 40 for d in deltas)  # it was cut, not merely small
+    assert [d["seq"] for d in deltas] == sorted({d["seq"] for d in deltas})
+    assert streamed_text_of(socket.frames, done["message"]) == done["content"]

@@ -15,8 +15,10 @@ class UsageRecord(models.Model):
     """One row per upstream request: what was asked, what it cost, how long it took."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
-    conversation = models.ForeignKey("chat.Conversation", null=True, on_delete=models.SET_NULL, related_name="+")
-    message = models.ForeignKey("chat.Message", null=True, on_delete=models.SET_NULL, related_name="+")
+    # By id, not by foreign key: this app knows nothing of chat (DESIGN.md), and a record
+    # outlives the conversation it was for.
+    conversation_id = models.BigIntegerField(null=True, db_index=True)
+    message_id = models.BigIntegerField(null=True, db_index=True)
     request_id = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=100)
     endpoint = models.CharField(max_length=50, default="responses")

@@ -22,7 +22,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from chat.grok.simulator.proof import KEY_ENV, proof_matches
-from chat.turns import turns_sweep_interrupted
 
 START_TIMEOUT = 20  # seconds for the simulator to answer
 
@@ -44,9 +43,6 @@ class Command(BaseCommand):
                 key = secrets.token_urlsafe(32)
                 simulator = self._start_simulator(settings.GROK_SIMULATOR_PORT, key)
                 env[KEY_ENV] = key
-            swept = turns_sweep_interrupted()
-            if swept:
-                self.stdout.write(f"Marked {swept} unfinished replies as interrupted.")
             self.stdout.write(self.style.SUCCESS(f"Grok Team Chat on http://{host}:{port}/"))
             web = subprocess.Popen([sys.executable, "-m", "webapp.server", "-b", host, "-p", str(port),
                                     "webapp.asgi:application"], env=env)

@@ -1,0 +1,147 @@
+"""How a reply ends: its final state and usage, its checkpoints while it runs, and the
+sweep that ends replies whose process died."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chat import events, frames
+from chat.grok import Usage
+from chat.models import Conversation, Message
+from webapp.accounts.models import UsageRecord
+
+from .selectors import TurnContext
+from .sequence import seq_allocate
+
+INTERRUPTED_ERROR = {
+    "code": "interrupted",
+    "message": "The server stopped while writing this reply; the text so far is kept. Press Retry to try again.",
+    "retryable": True,
+}
+
+
+def storable(text: str) -> str:
+    """A model's text as both databases store it: PostgreSQL refuses NUL, UTF-8 has no lone surrogates."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+@dataclass
+class TurnOutcome:
+    state: str
+    content: str
+    reasoning: str
+    citations: list[dict[str, Any]]
+    usage: Usage | None
+    model: str
+    response_id: str
+    stored: bool
+    error: dict[str, Any] | None
+    ttft_ms: int | None
+    latency_ms: int
+    status_code: int | None
+
+
+def usage_json(usage: Usage | None) -> dict[str, Any] | None:
+    if usage is None:
+        return None
+    return {"input_tokens": usage.input_tokens, "cached_input_tokens": usage.cached_input_tokens,
+            "output_tokens": usage.output_tokens, "reasoning_tokens": usage.reasoning_tokens,
+            "total_tokens": usage.total_tokens,
+            "cost_usd": str(usage.cost_usd) if usage.cost_usd is not None else None}
+
+
+def usage_record_failed_request(*, context: TurnContext, status: int | None, code: str, latency_ms: int) -> None:
+    """An upstream request that failed before the turn ended (and was followed by another)."""
+    UsageRecord.objects.create(user_id=context.user_id, conversation_id=context.conversation_id,
+                               message_id=context.message_id, model=context.model, endpoint="responses",
+                               latency_ms=latency_ms, status_code=status, error_type=code)
+
+
+def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> frames.Frame:
+    """Record the end of a turn and its usage; returns the frame to publish after commit."""
+    with transaction.atomic():
+        Message.objects.filter(pk=context.message_id).update(
+            state=outcome.state, content=storable(outcome.content), reasoning=storable(outcome.reasoning),
+            citations=outcome.citations,
+            usage=usage_json(outcome.usage), error=outcome.error, upstream_response_id=outcome.response_id,
+            stored_upstream=outcome.stored, ttft_ms=outcome.ttft_ms, latency_ms=outcome.latency_ms,
+            heartbeat_at=timezone.now(), content_seq=seq,
+        )
+        Conversation.objects.filter(pk=context.conversation_id).update(last_seq=seq, updated_at=timezone.now())
+        usage = outcome.usage or Usage()
+        UsageRecord.objects.create(
+            user_id=context.user_id, conversation_id=context.conversation_id, message_id=context.message_id,
+            request_id=outcome.response_id, model=outcome.model or context.model, endpoint="responses",
+            input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_input_tokens,
+            output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
+            image_tokens=usage.image_tokens, cost_ticks=usage.cost_ticks, latency_ms=outcome.latency_ms,
+            ttft_ms=outcome.ttft_ms, status_code=outcome.status_code,
+            error_type=(outcome.error or {}).get("code", ""),
+        )
+    return frames.turn_ended(conversation=context.conversation_id, seq=seq, message=context.message_id,
+                             state=outcome.state, content=outcome.content, reasoning=outcome.reasoning,
+                             citations=outcome.citations, usage=usage_json(outcome.usage),
+                             error=outcome.error if outcome.state == Message.State.FAILED else None)
+
+
+def turns_checkpoint(*, texts: dict[int, tuple[str, str, int]], alive: list[int]) -> set[int]:
+    """Partial text of many running turns in one statement, and a heartbeat for all of
+    ``alive``; returns those whose Stop was requested through the database."""
+    now = timezone.now()
+    streaming = Message.objects.filter(state=Message.State.STREAMING)
+    with transaction.atomic():
+        if texts:
+            _checkpoint_texts(texts, now)
+        idle = [pk for pk in alive if pk not in texts]
+        if idle:
+            streaming.filter(pk__in=idle).update(heartbeat_at=now)
+    return set(Message.objects.filter(pk__in=alive, cancel_requested=True).values_list("pk", flat=True))
+
+
+def _checkpoint_texts(texts: dict[int, tuple[str, str, int]], now) -> None:
+    # One parameterised UPDATE run for every turn (a single round trip on PostgreSQL):
+    # building the same update as CASE expressions in the ORM cost more CPU than the
+    # rest of a second's relaying of those turns.
+    field = Message._meta.get_field
+    ops = connection.ops
+    sql = (f"UPDATE {ops.quote_name(Message._meta.db_table)} SET {field('content').column} = %s, "
+           f"{field('reasoning').column} = %s, {field('content_seq').column} = %s, "
+           f"{field('heartbeat_at').column} = %s WHERE {field('id').column} = %s AND {field('state').column} = %s")
+    heartbeat = ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(storable(content), storable(reasoning), seq, heartbeat, pk, Message.State.STREAMING)
+                                 for pk, (content, reasoning, seq) in texts.items()])
+
+
+def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
+    """Turns whose runner stopped sending heartbeats for ``stale_after`` seconds (its
+    process died) become ``interrupted``. ``stale_after=0`` ends every running turn: for
+    a process that is the only one and is just starting."""
+    wait = settings.TURN_STALE_AFTER if stale_after is None else stale_after
+    cutoff = timezone.now() - timedelta(seconds=wait)
+    silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    if wait <= 0:
+        silent = Q()
+    stale = Message.objects.filter(silent, state__in=Message.RUNNING).values_list("pk", "conversation_id")
+    swept = 0
+    for message_id, conversation_id in stale:
+        with transaction.atomic():
+            changed = Message.objects.filter(pk=message_id, state__in=Message.RUNNING).update(
+                state=Message.State.INTERRUPTED, error=INTERRUPTED_ERROR)
+            if not changed:
+                continue
+            swept += 1
+            message = Message.objects.get(pk=message_id)
+            seq = seq_allocate(conversation_id=conversation_id)
+            events.publish_on_commit(frames.turn_ended(
+                conversation=conversation_id, seq=seq, message=message_id, state=Message.State.INTERRUPTED,
+                content=message.content, reasoning=message.reasoning, citations=message.citations, usage=None,
+                error=INTERRUPTED_ERROR))
+    return swept
