@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SIM_PORT ?= 8090
 PORT ?= 8000
 
-.PHONY: install browser services run test bench sim sim-bench lock lock-upgrade pin-images clean
+.PHONY: install browser services run test lint bench sim sim-bench lock lock-upgrade pin-images clean
 
 ## The exact versions and hashes of every package, from pyproject.toml's ranges (README,
 ## "Dependencies"); pip refuses anything whose hash differs. `pip check` fails when
@@ -37,14 +37,23 @@ run: $(STAMP)
 test: $(STAMP) browser
 	DB_CONN_MAX_AGE=0 $(PY) -m pytest
 
+## Lint, format check, and the import contracts between the project's layers.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
 ## PostgreSQL and Redis running (started when they are not).
 services:
 	bash scripts/services.sh
 
-## What the app adds to Grok's latency at 1 to 500 streams, both shapes (bench/results/).
+## What the app adds to Grok's latency at 1 to 500 streams, both shapes, and from Send
+## when 1 to 200 people press it at once or 100 over 5 s (bench/results/).
+## BENCH_ARGS passes options: make bench BENCH_ARGS="--from-send-only --runs 2 --name x"
+BENCH_ARGS ?=
 bench: $(STAMP) services
 	$(PY) -m pip install --quiet --require-hashes -r requirements/bench.txt
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 ## Serve the Grok simulator on http://127.0.0.1:$(SIM_PORT)/v1
 sim: $(STAMP)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import machine as describe_machine
 from bench.run import cpu_seconds, percentile
+from bench.run import machine as describe_machine
 from tests.conftest import start_simulator
 
 TOKENS, TPS, TTFT_MS = 200, 50, 300
@@ -30,23 +30,33 @@ RESULTS = Path(__file__).parent / "results"
 async def one_stream(host: str, port: int, index: int) -> tuple[str, int, list[int]]:
     """A deliberately lean HTTP/1.1 reader (no SSE parsing) so the load generator stays
     lighter than the server it measures; it only counts text-delta events as they arrive."""
-    body = json.dumps({"model": "grok-4.20-0309-non-reasoning", "stream": True,
-                       "input": f"bench {index} [[sim ttft_ms={TTFT_MS} tps={TPS} tokens={TOKENS}]]"}).encode()
+    body = json.dumps(
+        {
+            "model": "grok-4.20-0309-non-reasoning",
+            "stream": True,
+            "input": f"bench {index} [[sim ttft_ms={TTFT_MS} tps={TPS} tokens={TOKENS}]]",
+        }
+    ).encode()
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write(b"POST /v1/responses HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer xai-bench\r\n"
-                 b"Content-Type: application/json\r\nConnection: close\r\n"
-                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    writer.write(
+        b"POST /v1/responses HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer xai-bench\r\n"
+        b"Content-Type: application/json\r\nConnection: close\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
-    trace_id = next(line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"x-request-id:"))
+    trace_id = next(
+        line.split(b":", 1)[1].strip().decode()
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"x-request-id:")
+    )
     received: list[int] = []
-    marker, tail = b"\"type\":\"response.output_text.delta\"", b""
+    marker, tail = b'"type":"response.output_text.delta"', b""
     while chunk := await reader.read(65536):
         now = time.time_ns()
         found = (tail + chunk).count(marker) - tail.count(marker)
         received += [now] * found
-        tail = chunk[-len(marker):]
+        tail = chunk[-len(marker) :]
     writer.close()
     return trace_id, len(received), received
 
@@ -104,19 +114,35 @@ async def main() -> None:
     sustained = max((r["streams"] for r in rows if r["sustained"]), default=0)
     machine = describe_machine()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sim_capacity.json").write_text(json.dumps({"machine": machine, "rows": rows,
-                                                           "sustained_streams": sustained}, indent=2) + "\n")
-    header = ["streams", "completed", "errors", "send_lateness_ms_p50", "send_lateness_ms_p99",
-              "client_receive_delay_ms_p99", "tokens_per_second_per_stream_min", "events_per_second",
-              "simulator_cpu_percent", "sustained"]
+    (RESULTS / "sim_capacity.json").write_text(
+        json.dumps({"machine": machine, "rows": rows, "sustained_streams": sustained}, indent=2) + "\n"
+    )
+    header = [
+        "streams",
+        "completed",
+        "errors",
+        "send_lateness_ms_p50",
+        "send_lateness_ms_p99",
+        "client_receive_delay_ms_p99",
+        "tokens_per_second_per_stream_min",
+        "events_per_second",
+        "simulator_cpu_percent",
+        "sustained",
+    ]
     lines = [
-        "# Simulator capacity", "",
-        f"Machine: {machine}. Client and simulator share the machine.", "",
+        "# Simulator capacity",
+        "",
+        f"Machine: {machine}. Client and simulator share the machine.",
+        "",
         f"Each stream: {TOKENS} tokens at {TPS} tokens/s after a {TTFT_MS} ms first token, one SSE event per "
-        f"token. Sustained = every stream complete and p99 send lateness ≤ {LATENESS_BOUND_MS:g} ms.", "",
-        "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-        *("| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows), "",
-        f"**Sustained: {sustained} concurrent streams.**", "",
+        f"token. Sustained = every stream complete and p99 send lateness ≤ {LATENESS_BOUND_MS:g} ms.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(str(r[h]) for h in header) + " |" for r in rows),
+        "",
+        f"**Sustained: {sustained} concurrent streams.**",
+        "",
     ]
     (RESULTS / "sim_capacity.md").write_text("\n".join(lines))
     print(f"sustained {sustained} concurrent streams at {TPS} tokens/s")

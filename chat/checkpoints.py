@@ -50,8 +50,7 @@ async def _loop() -> None:
             if text is not None:
                 texts[turn.message_id] = text
         try:
-            cancelled = await database(turns_checkpoint)(
-                texts=texts, alive=[t.message_id for t in turns_now])
+            cancelled = await database(turns_checkpoint)(texts=texts, alive=[t.message_id for t in turns_now])
         except Exception:
             log.exception("checkpointing %d turns failed", len(turns_now))
             continue

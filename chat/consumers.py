@@ -15,12 +15,12 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import catalog, events, frames, runner
-from .access import NotFound, conversation_get_for_user
+from .access import NotFound, conversation_get_for_user, row_id
 from .sockets import Session
 from .sync import database
 from .turns.commands import TurnStarted, turn_cancel, turn_retry, turn_start
 from .turns.errors import TurnError
-from .turns.selectors import conversation_state
+from .turns.selectors import Page, conversation_history, conversation_state
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         session = self.scope["session"]
-        self.socket_id = await events.socket_add(self._send_text, Session(
-            user_id=user.pk, key=session.session_key or "", end=self._session_ended))
+        self.socket_id = await events.socket_add(
+            self._send_text, Session(user_id=user.pk, key=session.session_key or "", end=self._session_ended)
+        )
         await self.accept()
 
     async def _session_ended(self) -> None:
@@ -77,8 +78,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
-        handler = {"conversation.open": self._open, "turn.start": self._start, "turn.cancel": self._cancel,
-                   "turn.retry": self._retry}.get(kind) if isinstance(kind, str) else None
+        handler = (
+            {
+                "conversation.open": self._open,
+                "conversation.history": self._history,
+                "turn.start": self._start,
+                "turn.cancel": self._cancel,
+                "turn.retry": self._retry,
+            }.get(kind)
+            if isinstance(kind, str)
+            else None
+        )
         if handler is None:
             await self._refuse("bad_frame", "Unknown or missing frame type.", content)
             return
@@ -106,9 +116,22 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await events.follow(conversation_id, self.socket_id)
         conversation = await database(conversation_get_for_user)(self.user, conversation_id)
         state = await database(conversation_state)(conversation)
-        await self._send_frame(state)
-        if state["running"]:
-            await events.request_snapshot(state["running"], self.socket_id)
+        await self._send_page(state)
+        if state.frame["running"]:
+            await events.request_snapshot(state.frame["running"], self.socket_id)
+
+    async def _send_page(self, page: Page) -> None:
+        await self._send_frame(page.frame)
+        for piece in page.pieces:
+            await self._send_frame(piece)
+
+    async def _history(self, frame: dict) -> None:
+        conversation = await database(conversation_get_for_user)(self.user, frame.get("conversation"))
+        try:
+            before = row_id(frame.get("before"))
+        except NotFound:
+            raise TurnError("bad_before", "before must be the id of a message in this conversation.") from None
+        await self._send_page(await database(conversation_history)(conversation, before=before))
 
     async def _open(self, frame: dict) -> None:
         conversation = await database(conversation_get_for_user)(self.user, frame.get("conversation"))
@@ -121,10 +144,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await events.follow(conversation.pk, self.socket_id)
         models = await catalog.language_models_or_none()
         started = await database(turn_start)(
-            user=self.user, client_id=frame.get("client_id"), conversation_id=conversation_id,
-            parent_id=frame.get("parent"), text=frame.get("text"), model=frame.get("model"),
-            options=frame.get("options") or {}, models=models, attachments=frame.get("attachments"),
-            socket=self.socket_id)
+            user=self.user,
+            client_id=frame.get("client_id"),
+            conversation_id=conversation_id,
+            parent_id=frame.get("parent"),
+            text=frame.get("text"),
+            model=frame.get("model"),
+            options=frame.get("options") or {},
+            models=models,
+            attachments=frame.get("attachments"),
+            socket=self.socket_id,
+        )
         if started.existing:
             # A repeated send: this socket may not follow the conversation yet; it gets
             # the conversation and the turn so far, as a reconnecting socket does.
@@ -144,8 +174,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 def _created(started: TurnStarted) -> frames.Frame:
     user_message = started.user_message
     return frames.conversation_created(
-        conversation=started.conversation.pk, seq=1, title=started.conversation.title,
-        client_id=str(user_message.client_id) if user_message and user_message.client_id else None)
+        conversation=started.conversation.pk,
+        seq=1,
+        title=started.conversation.title,
+        client_id=str(user_message.client_id) if user_message and user_message.client_id else None,
+    )
 
 
 def _echoable_client_id(frame: Any) -> str | None:

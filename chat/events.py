@@ -71,8 +71,9 @@ class _Relay:
         self.sockets = LocalSockets()
         self.layer = get_channel_layer()
         self.cross_process = bool(settings.REDIS_URL)
-        self.listeners = (interest.RedisListeners(settings.REDIS_URL, self.process) if self.cross_process
-                          else interest.NobodyElse())
+        self.listeners = (
+            interest.RedisListeners(settings.REDIS_URL, self.process) if self.cross_process else interest.NobodyElse()
+        )
         self.channel: str | None = None
         self._ready: asyncio.Task | None = None
         self._joins: dict[int, asyncio.Task] = {}  # conversations being subscribed to, or left
@@ -104,7 +105,7 @@ class _Relay:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 -- keep serving this process's sockets
+            except Exception:
                 log.exception("reading this process's relay channel failed")
                 await asyncio.sleep(1)
                 continue
@@ -124,7 +125,7 @@ class _Relay:
             await asyncio.sleep(interest.RENEW_EVERY)
             try:
                 await self.listeners.announce(list(self.sockets.followers))
-            except Exception:  # noqa: BLE001 -- tried again at the next renewal
+            except Exception:
                 log.warning("renewing this process's listener entries failed", exc_info=True)
 
     async def _recheck_sessions(self) -> None:
@@ -132,7 +133,7 @@ class _Relay:
             await asyncio.sleep(SESSION_RECHECK_EVERY)
             try:
                 await self.recheck(None)
-            except Exception:  # noqa: BLE001 -- tried again at the next check
+            except Exception:
                 log.warning("checking the sockets' sessions failed", exc_info=True)
 
     async def recheck(self, user_id: int | None, *, ended: str | None = None) -> None:
@@ -141,7 +142,8 @@ class _Relay:
         if not sockets:
             return
         current = await database_sync_to_async(sessions_current)(
-            sessions=[(session.user_id, session.key) for _, session in sockets])
+            sessions=[(session.user_id, session.key) for _, session in sockets]
+        )
         for _, session in sockets:
             if session.key not in current or session.key == ended:
                 await session.end()
@@ -197,16 +199,19 @@ class _Relay:
             await self.sockets.deliver(conversation_id, text)
         if beyond and self.cross_process:
             for conversation_id, text in texts:
-                await self.layer.group_send(conversation_group(conversation_id), {
-                    "type": FRAME, "origin": self.process, "conversation": conversation_id, "text": text})
+                await self.layer.group_send(
+                    conversation_group(conversation_id),
+                    {"type": FRAME, "origin": self.process, "conversation": conversation_id, "text": text},
+                )
 
     async def send_to(self, reply_to: dict[str, str], frame: dict[str, Any]) -> None:
         text = encode(frame)
         if reply_to["process"] == self.process:
             await self.sockets.deliver_to(reply_to["socket"], text)
         else:
-            await self.layer.send(reply_to["channel"], {"type": FRAME, "origin": self.process,
-                                                        "socket": reply_to["socket"], "text": text})
+            await self.layer.send(
+                reply_to["channel"], {"type": FRAME, "origin": self.process, "socket": reply_to["socket"], "text": text}
+            )
 
     def reply_address(self, socket_id: str) -> dict[str, str]:
         return {"process": self.process, "channel": self.channel or "", "socket": socket_id}
@@ -225,6 +230,7 @@ def _relay() -> _Relay:
 
 # ----- sockets ---------------------------------------------------------------------------
 
+
 async def socket_add(send: Send, session: Session) -> str:
     """Register a socket of this process; its id, for following conversations. The
     socket lives as long as ``session``: see ``sessions_changed``."""
@@ -240,8 +246,9 @@ async def sessions_changed(user_id: int, *, ended: str | None = None) -> None:
     relay = _relay()
     await relay.recheck(user_id, ended=ended)
     if relay.cross_process:
-        await relay.layer.group_send(user_group(user_id), {"type": SESSIONS, "origin": relay.process,
-                                                                "user": user_id, "ended": ended})
+        await relay.layer.group_send(
+            user_group(user_id), {"type": SESSIONS, "origin": relay.process, "user": user_id, "ended": ended}
+        )
 
 
 def sessions_changed_on_commit(user_id: int, *, ended: str | None = None) -> None:
@@ -266,6 +273,7 @@ async def unfollow(conversation_id: int, socket_id: str) -> None:
 
 
 # ----- frames ----------------------------------------------------------------------------
+
 
 async def publish(*frames: dict[str, Any]) -> None:
     """Send frames, in order, to every socket following their conversations."""
@@ -304,7 +312,7 @@ class ReplyStream:
     async def _ask(self, now: float) -> None:
         try:
             others = await _relay().listeners.others_listen(self.conversation_id)
-        except Exception:  # noqa: BLE001 -- when in doubt, publish
+        except Exception:
             log.warning("could not ask who listens to conversation %s", self.conversation_id, exc_info=True)
             others = True
         finally:
@@ -338,9 +346,11 @@ async def send_frame(reply_to: dict[str, str], frame: dict[str, Any]) -> None:
 
 # ----- a running turn's group: Stop and snapshot requests from any process ---------------
 
+
 async def request_snapshot(message_id: int, socket_id: str) -> None:
-    await get_channel_layer().group_send(turn_group(message_id), {
-        "type": "turn.snapshot_request", "reply_to": _relay().reply_address(socket_id)})
+    await get_channel_layer().group_send(
+        turn_group(message_id), {"type": "turn.snapshot_request", "reply_to": _relay().reply_address(socket_id)}
+    )
 
 
 async def request_cancel(message_id: int) -> None:
@@ -370,7 +380,8 @@ async def runner_leave(message_id: int, channel: str) -> None:
 
 # The event loop that a sync call made from it (``chat.sync.database``) works for.
 calling_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
-    "calling_loop", default=None)
+    "calling_loop", default=None
+)
 _handed_over: set[asyncio.Task] = set()  # tasks started from a sync thread, until they end
 
 

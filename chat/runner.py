@@ -15,8 +15,17 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.grok import (Citation, Completed, Failed, GrokError, Message, ReasoningDelta, ResponsesRequest, Started,
-                       TextDelta)
+from chat.grok import (
+    Citation,
+    Completed,
+    Failed,
+    GrokError,
+    Message,
+    ReasoningDelta,
+    ResponsesRequest,
+    Started,
+    TextDelta,
+)
 
 from . import checkpoints, events, frames
 from .models import Message as MessageRow
@@ -57,8 +66,7 @@ def start(message_id: int) -> None:
     if message_id in RUNNING:
         return
     # A fresh context: the caller's (a request's sync thread) ends long before the turn does.
-    task = asyncio.create_task(TurnRunner(message_id).run(), name=f"turn-{message_id}",
-                               context=contextvars.Context())
+    task = asyncio.create_task(TurnRunner(message_id).run(), name=f"turn-{message_id}", context=contextvars.Context())
     RUNNING[message_id] = task
     task.add_done_callback(lambda _: RUNNING.pop(message_id, None))
 
@@ -106,9 +114,14 @@ class TurnRunner:
             outcome = self._outcome(MessageRow.State.CANCELLED)
         except Exception:  # a bug must still end the turn in a state a person understands
             log.exception("turn %s failed unexpectedly", self.message_id)
-            outcome = self._outcome(MessageRow.State.FAILED, error={
-                "code": "internal_error", "message": "Something went wrong on our side while writing this reply.",
-                "retryable": True})
+            outcome = self._outcome(
+                MessageRow.State.FAILED,
+                error={
+                    "code": "internal_error",
+                    "message": "Something went wrong on our side while writing this reply.",
+                    "retryable": True,
+                },
+            )
         finally:
             listener.cancel()
             checkpoints.unregister(self)
@@ -125,12 +138,18 @@ class TurnRunner:
         c = self.context
         tools = ({"type": "web_search"},) if c.web_search else ()
         if chained and c.previous_response_id:
-            return ResponsesRequest(model=c.model, input=(Message("user", c.input_text),),
-                                    previous_response_id=c.previous_response_id, store=True,
-                                    reasoning_effort=c.reasoning_effort, tools=tools)
+            return ResponsesRequest(
+                model=c.model,
+                input=(Message("user", c.input_text),),
+                previous_response_id=c.previous_response_id,
+                store=True,
+                reasoning_effort=c.reasoning_effort,
+                tools=tools,
+            )
         history = tuple(Message("assistant" if role == "assistant" else "user", text) for role, text in c.history)
-        return ResponsesRequest(model=c.model, input=history, store=True, reasoning_effort=c.reasoning_effort,
-                                tools=tools)
+        return ResponsesRequest(
+            model=c.model, input=history, store=True, reasoning_effort=c.reasoning_effort, tools=tools
+        )
 
     async def _stream(self) -> TurnOutcome:
         client = grok_client()
@@ -161,13 +180,17 @@ class TurnRunner:
             elif isinstance(event, Failed):
                 if chained and self._previous_is_gone(event.error):
                     await database(usage_record_failed_request)(
-                        context=self.context, status=event.error.status, code=event.error.code,
-                        latency_ms=round((time.monotonic() - self.started) * 1000))
+                        context=self.context,
+                        status=event.error.status,
+                        code=event.error.code,
+                        latency_ms=round((time.monotonic() - self.started) * 1000),
+                    )
                     return None
-                return self._outcome(MessageRow.State.FAILED, error=_error_json(event.error),
-                                     status=event.error.status)
-        return self._outcome(MessageRow.State.FAILED, error={
-            "code": "stream_incomplete", "message": "Grok's reply ended unexpectedly.", "retryable": True})
+                return self._outcome(MessageRow.State.FAILED, error=_error_json(event.error), status=event.error.status)
+        return self._outcome(
+            MessageRow.State.FAILED,
+            error={"code": "stream_incomplete", "message": "Grok's reply ended unexpectedly.", "retryable": True},
+        )
 
     def _previous_is_gone(self, error: GrokError) -> bool:
         return error.status == 404 and not self.text and not self.reasoning
@@ -194,8 +217,10 @@ class TurnRunner:
             if self.flush_due is not None:
                 pacing.observe(now - self.flush_due)
             self.flush_handle, self.flush_due, self.last_flush = None, None, now
-            for build, parts, attr in ((frames.turn_reasoning, self.reasoning, "sent_reasoning"),
-                                       (frames.turn_delta, self.text, "sent_text")):
+            for build, parts, attr in (
+                (frames.turn_reasoning, self.reasoning, "sent_reasoning"),
+                (frames.turn_delta, self.text, "sent_text"),
+            ):
                 sent = getattr(self, attr)
                 if len(parts) > sent:
                     text = "".join(parts[sent:])
@@ -203,9 +228,14 @@ class TurnRunner:
                     # However much arrived at once, no frame carries more than a bounded piece.
                     for start in range(0, len(text), frames.DELTA_MAX_CHARS):
                         self.seq += 1
-                        await self.stream.publish(build(conversation=self.context.conversation_id, seq=self.seq,
-                                                        message=self.message_id,
-                                                        text=text[start:start + frames.DELTA_MAX_CHARS]))
+                        await self.stream.publish(
+                            build(
+                                conversation=self.context.conversation_id,
+                                seq=self.seq,
+                                message=self.message_id,
+                                text=text[start : start + frames.DELTA_MAX_CHARS],
+                            )
+                        )
 
     # ----- control from any process ----------------------------------------------------------
 
@@ -219,10 +249,17 @@ class TurnRunner:
                 async with self.lock:  # consistent with the frames already sent
                     # Every delta after this snapshot reaches the asking process too.
                     self.stream.heard_from(reply_to["process"])
-                    frame = frames.turn_snapshot(conversation=self.context.conversation_id, seq=self.seq,
-                                                 message=self.message_id, content="".join(self.text[: self.sent_text]),
-                                                 reasoning="".join(self.reasoning[: self.sent_reasoning]))
-                await events.send_frame(reply_to, frame)
+                    snapshot = frames.with_pieces(
+                        frames.turn_snapshot(
+                            conversation=self.context.conversation_id,
+                            seq=self.seq,
+                            message=self.message_id,
+                            content="".join(self.text[: self.sent_text]),
+                            reasoning="".join(self.reasoning[: self.sent_reasoning]),
+                        )
+                    )
+                for frame in snapshot:
+                    await events.send_frame(reply_to, frame)
 
     def cancel(self) -> None:
         if self.stream_task is not None and not self.stream_task.done():
@@ -241,28 +278,34 @@ class TurnRunner:
 
     # ----- the end ---------------------------------------------------------------------------
 
-    def _outcome(self, state: str, *, completed: Completed | None = None, error: dict | None = None,
-                 status: int | None = None) -> TurnOutcome:
+    def _outcome(
+        self, state: str, *, completed: Completed | None = None, error: dict | None = None, status: int | None = None
+    ) -> TurnOutcome:
         now = time.monotonic()
         text = completed.text if completed and completed.text else "".join(self.text)
         reasoning = completed.reasoning if completed and completed.reasoning else "".join(self.reasoning)
         citations = [{"url": c.url, "title": c.title} for c in completed.citations] if completed else self.citations
         return TurnOutcome(
-            state=state, content=text, reasoning=reasoning, citations=citations,
+            state=state,
+            content=text,
+            reasoning=reasoning,
+            citations=citations,
             usage=completed.usage if completed else None,
             model=completed.model if completed else self.context.model,
             response_id=(completed.response_id if completed else self.response_id) or "",
             stored=completed is not None and completed.status == "completed",
-            error=error, ttft_ms=round((self.first_token - self.started) * 1000) if self.first_token else None,
-            latency_ms=round((now - self.started) * 1000), status_code=status if status else (200 if completed else None),
+            error=error,
+            ttft_ms=round((self.first_token - self.started) * 1000) if self.first_token else None,
+            latency_ms=round((now - self.started) * 1000),
+            status_code=status if status else (200 if completed else None),
         )
 
     async def _finish(self, outcome: TurnOutcome) -> None:
         await self._flush()  # the last deltas go out before the end
         async with self.lock:
             self.seq += 1
-            frame = await database(turn_finish)(context=self.context, outcome=outcome, seq=self.seq)
-        await events.publish(frame)
+            ended = await database(turn_finish)(context=self.context, outcome=outcome, seq=self.seq)
+        await events.publish(*ended)
 
 
 def _error_json(error: GrokError) -> dict[str, Any]:

@@ -102,5 +102,5 @@ class LocalSockets:
             return  # it closed meanwhile
         try:
             await send(text)
-        except Exception:  # noqa: BLE001 -- one broken socket must not keep a frame from the others
+        except Exception:
             log.warning("a frame could not be sent to socket %s", socket_id, exc_info=True)

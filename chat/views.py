@@ -23,17 +23,21 @@ def _conversation_or_404(request: HttpRequest, conversation_id: int):
 
 def _page(request: HttpRequest, conversation=None) -> HttpResponse:
     models = async_to_sync(catalog.language_models_or_none)()
-    state = conversation_state(conversation) if conversation else None
-    return render(request, "chat/chat.html", {
-        "conversation": conversation,
-        "conversations": conversations.conversation_list(user=request.user),
-        "boot": {
-            "conversation": conversation_json(conversation) if conversation else None,
-            "state": state,
-            "models": [catalog.model_as_json(m) for m in models or []],
-            "models_error": None if models is not None else "Grok's model list cannot be reached right now.",
+    state = conversation_state(conversation).frame if conversation else None  # its long texts come by socket
+    return render(
+        request,
+        "chat/chat.html",
+        {
+            "conversation": conversation,
+            "conversations": conversations.conversation_list(user=request.user),
+            "boot": {
+                "conversation": conversation_json(conversation) if conversation else None,
+                "state": state,
+                "models": [catalog.model_as_json(m) for m in models or []],
+                "models_error": None if models is not None else "Grok's model list cannot be reached right now.",
+            },
         },
-    })
+    )
 
 
 @login_required

@@ -24,8 +24,12 @@ PATTERNS = {
 def digest_of(tag: str) -> str:
     """The repository digest a pull of ``tag`` resolves to, e.g. ``sha256:...``."""
     subprocess.run(["docker", "pull", "--quiet", tag], check=True, stdout=subprocess.DEVNULL)
-    found = subprocess.run(["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", tag],
-                           check=True, capture_output=True, text=True).stdout
+    found = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", tag],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     repository = tag.rsplit(":", 1)[0]
     for reference in re.findall(r'"([^"]+)"', found):
         name, _, digest = reference.partition("@")
@@ -34,17 +38,17 @@ def digest_of(tag: str) -> str:
     raise SystemExit(f"no repository digest for {tag}: {found.strip()}")
 
 
-def pin(match: re.Match) -> str:
-    """``prefix tag[@old digest] suffix`` → ``prefix tag@digest suffix``."""
-    tag = match.group(2).split("@", 1)[0]
-    pinned = f"{tag}@{digest_of(tag)}"
-    print(pinned)
-    return match.group(1) + pinned + (match.group(3) if match.re.groups == 3 else "")
-
-
 def main() -> None:
     for path, pattern in PATTERNS.items():
-        updated, count = pattern.subn(pin, path.read_text())
+        text = path.read_text()
+
+        def pin(match: re.Match, path=path, pattern=pattern) -> str:
+            tag = match.group(2).split("@", 1)[0]
+            pinned = f"{tag}@{digest_of(tag)}"
+            print(f"{path.name}: {pinned}")
+            return match.group(1) + pinned + (match.group(3) if pattern.groups == 3 else "")
+
+        updated, count = pattern.subn(pin, text)
         if not count:
             sys.exit(f"{path.name}: no image default found to pin")
         path.write_text(updated)

@@ -59,7 +59,9 @@ def start_simulator(*args: str) -> tuple[subprocess.Popen, Simulator]:
     env = {k: v for k, v in os.environ.items() if k != "GROK_SIMULATOR_KEY"}
     process = subprocess.Popen(
         [sys.executable, "-m", "chat.grok.simulator", "--port", str(port), "--inspect", *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**env, "PYTHONUNBUFFERED": "1"},
     )
     sim = Simulator(f"http://127.0.0.1:{port}")
     wait_until_up(sim.url + "/sim/health", process, "the simulator")

@@ -29,15 +29,24 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://grok:password@postgres:5432/grok",
     "REDIS_URL": "redis://redis:6379/0",
 }
-SETTINGS_VARIABLES = ("DEBUG", "SECRET_KEY", "SECURE_COOKIES", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
-                      "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SECURE_PROXY_SSL_HEADER")
+SETTINGS_VARIABLES = (
+    "DEBUG",
+    "SECRET_KEY",
+    "SECURE_COOKIES",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_PROXY_SSL_HEADER",
+)
 
 
 def manage(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     environment.update(DATA_DIR=str(tmp_path), SECRET_KEY=secrets.token_urlsafe(50), **env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, capture_output=True, text=True,
-                          env=environment, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, capture_output=True, text=True, env=environment, timeout=120
+    )
 
 
 def test_the_documented_production_settings_pass_the_deployment_check(tmp_path):

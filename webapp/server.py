@@ -49,8 +49,10 @@ def serving_started() -> None:
 class Server(DaphneServer):
     def run(self) -> None:
         if daphne.__version__ != DAPHNE_VERSION:
-            raise RuntimeError(f"webapp/server.py was written for daphne {DAPHNE_VERSION}, not {daphne.__version__}: "
-                               "check how Server.run() builds its websocket factory, then update the pin")
+            raise RuntimeError(
+                f"webapp/server.py was written for daphne {DAPHNE_VERSION}, not {daphne.__version__}: "
+                "check how Server.run() builds its websocket factory, then update the pin"
+            )
         # Everything imported so far lives as long as the process. Left to the
         # collector, its full passes walked all of it and paused every stream of the
         # process for 75-105 ms under load; frozen, they take 10-20 ms.

@@ -66,8 +66,9 @@ def env_header(name: str) -> tuple[str, str] | None:
         return None
     header, _, expected = (part.strip() for part in value.partition(":"))
     if not re.fullmatch(r"[A-Za-z0-9-]+", header):
-        raise ImproperlyConfigured(f"{name} must be a header name, e.g. X-Forwarded-Proto or "
-                                   f"X-Forwarded-Ssl: on, not {value!r}")
+        raise ImproperlyConfigured(
+            f"{name} must be a header name, e.g. X-Forwarded-Proto or X-Forwarded-Ssl: on, not {value!r}"
+        )
     return "HTTP_" + header.upper().replace("-", "_"), expected or "https"
 
 
@@ -166,11 +167,14 @@ DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
 # (bench/results/channel_layers.md). Every process must use the same one, since the two
 # do not hear each other: there is no choice to get wrong.
 if env_str("CHANNEL_LAYER", "pubsub") != "pubsub":
-    raise ImproperlyConfigured("CHANNEL_LAYER must be pubsub or unset: web processes on different channel layers "
-                               "cannot hear each other, so every one uses the Redis Pub/Sub layer.")
+    raise ImproperlyConfigured(
+        "CHANNEL_LAYER must be pubsub or unset: web processes on different channel layers "
+        "cannot hear each other, so every one uses the Redis Pub/Sub layer."
+    )
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                                  "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -83,7 +83,10 @@ class SameOriginValidator:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket" and not origin_allowed(scope):
-            logger.warning("Websocket refused: Origin %r is not this site's (Host %r)",
-                           _header(scope, b"origin"), _header(scope, b"host"))
+            logger.warning(
+                "Websocket refused: Origin %r is not this site's (Host %r)",
+                _header(scope, b"origin"),
+                _header(scope, b"host"),
+            )
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)

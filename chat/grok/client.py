@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import random
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 from httpx_sse import EventSource
@@ -24,7 +25,7 @@ from .parsing import ChatStreamParser, ResponsesStreamParser, completed_from_cha
 from .providers import ProviderConfig
 from .requests import ChatRequest, ImageRequest, ResponsesRequest
 from .retry import RetryPolicy
-from .transport import AsyncioTransport
+from .transport import asyncio_client
 from .usage import Usage
 
 
@@ -61,20 +62,21 @@ class Token:
     text: str
 
 
-_shared: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
 
 def shared_http_client() -> httpx.AsyncClient:
     """One pooled ``AsyncClient`` per event loop (so per process in a web server).
 
     Keyed by loop because a pool's connections belong to the loop that opened them
-    (a worker that calls ``asyncio.run`` per task gets a fresh one each time).
+    (a worker that calls ``asyncio.run`` per task gets a fresh one each time). It
+    honours the environment as httpx does: proxies (HTTPS_PROXY, NO_PROXY, ...) and
+    certificate authorities (SSL_CERT_FILE, SSL_CERT_DIR), read when it is built.
     """
     loop = asyncio.get_running_loop()
     client = _shared.get(loop)
     if client is None or client.is_closed:
-        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
-        client = httpx.AsyncClient(limits=limits, transport=AsyncioTransport(limits=limits))
+        client = asyncio_client(limits=httpx.Limits(max_connections=2000, max_keepalive_connections=200))
         _shared[loop] = client
     return client
 
@@ -104,8 +106,9 @@ class GrokClient:
     # ----- Responses -------------------------------------------------------------------
 
     async def responses_create(self, request: ResponsesRequest) -> Completed:
-        return completed_from_response(await self._request("POST", "/responses", "responses",
-                                                           json=request.body(stream=False)))
+        return completed_from_response(
+            await self._request("POST", "/responses", "responses", json=request.body(stream=False))
+        )
 
     def responses_stream(self, request: ResponsesRequest) -> AsyncIterator[Event]:
         return self._stream("/responses", "responses", request.body(stream=True), ResponsesStreamParser)
@@ -140,8 +143,9 @@ class GrokClient:
     async def images_generate(self, request: ImageRequest) -> ImageResult:
         body = await self._request("POST", "/images/generations", "images", json=request.body())
         images = tuple(
-            GeneratedImage(item.get("url"), item.get("b64_json"), item.get("mime_type") or "image/jpeg",
-                           item.get("revised_prompt"))
+            GeneratedImage(
+                item.get("url"), item.get("b64_json"), item.get("mime_type") or "image/jpeg", item.get("revised_prompt")
+            )
             for item in body.get("data") or []
         )
         return ImageResult(images, Usage(cost_ticks=(body.get("usage") or {}).get("cost_in_usd_ticks")))
@@ -190,8 +194,9 @@ class GrokClient:
         await self._sleep(delay)
         return waited + delay
 
-    async def _request(self, method: str, path: str, endpoint: str, *, json: dict[str, Any] | None = None,
-                       accept_202: bool = False) -> Any:
+    async def _request(
+        self, method: str, path: str, endpoint: str, *, json: dict[str, Any] | None = None, accept_202: bool = False
+    ) -> Any:
         self._check_supported(endpoint)
         waited = 0.0
         attempt = 0
@@ -200,7 +205,9 @@ class GrokClient:
             attempt += 1
             try:
                 response = await self.http.request(
-                    method, self.config.base_url + path, json=json,
+                    method,
+                    self.config.base_url + path,
+                    json=json,
                     headers=await self._headers(force_refresh=force_refresh),
                     timeout=self.timeouts.httpx(),
                 )
@@ -232,9 +239,13 @@ class GrokClient:
         try:
             body = response.json()
         except ValueError:
-            raise GrokError(message="Grok sent an answer the app could not read.", code="malformed_body",
-                            status=response.status_code, retryable=True,
-                            upstream_message=response.text[:200]) from None
+            raise GrokError(
+                message="Grok sent an answer the app could not read.",
+                code="malformed_body",
+                status=response.status_code,
+                retryable=True,
+                upstream_message=response.text[:200],
+            ) from None
         if is_error_body(body):
             raise self._http_error(response, content_type)
         return body
@@ -242,15 +253,22 @@ class GrokClient:
     @staticmethod
     def _http_error(response: httpx.Response, content_type: str) -> GrokError:
         return error_from_http(
-            response.status_code, response.content, content_type=content_type,
-            retry_after=response.headers.get("retry-after"), request_id=response.headers.get("x-request-id"),
+            response.status_code,
+            response.content,
+            content_type=content_type,
+            retry_after=response.headers.get("retry-after"),
+            request_id=response.headers.get("x-request-id"),
         )
 
     @asynccontextmanager
     async def _open(self, path: str, body: dict[str, Any], force_refresh: bool) -> AsyncIterator[httpx.Response]:
-        request = self.http.build_request("POST", self.config.base_url + path, json=body,
-                                          headers=await self._headers(force_refresh=force_refresh),
-                                          timeout=self.timeouts.httpx())
+        request = self.http.build_request(
+            "POST",
+            self.config.base_url + path,
+            json=body,
+            headers=await self._headers(force_refresh=force_refresh),
+            timeout=self.timeouts.httpx(),
+        )
         response = await self.http.send(request, stream=True)
         try:
             content_type = response.headers.get("content-type", "")
@@ -259,15 +277,24 @@ class GrokClient:
                 if response.status_code < 300:
                     # A 200 that is JSON, not SSE: xAI's "200 with an error body".
                     self._check(response)
-                    raise GrokError(message="Grok answered a streamed request without a stream.",
-                                    code="not_a_stream", status=response.status_code, retryable=True)
+                    raise GrokError(
+                        message="Grok answered a streamed request without a stream.",
+                        code="not_a_stream",
+                        status=response.status_code,
+                        retryable=True,
+                    )
                 raise self._http_error(response, content_type)
             yield response
         finally:
             await response.aclose()
 
-    async def _stream(self, path: str, endpoint: str, body: dict[str, Any],
-                      parser_factory: Callable[[], ResponsesStreamParser | ChatStreamParser]) -> AsyncIterator[Event]:
+    async def _stream(
+        self,
+        path: str,
+        endpoint: str,
+        body: dict[str, Any],
+        parser_factory: Callable[[], ResponsesStreamParser | ChatStreamParser],
+    ) -> AsyncIterator[Event]:
         """Yield typed events; every failure ends the stream with one ``Failed`` event."""
         try:
             self._check_supported(endpoint)

@@ -87,8 +87,11 @@ def completed_from_response(obj: dict[str, Any]) -> Completed:
         elif kind == "reasoning":
             reasoning.extend(s.get("text") or "" for s in item.get("summary") or [])
         elif kind == "function_call":
-            calls.append(FunctionCall(item.get("call_id") or "", item.get("name") or "", item.get("arguments") or "",
-                                      item.get("id") or ""))
+            calls.append(
+                FunctionCall(
+                    item.get("call_id") or "", item.get("name") or "", item.get("arguments") or "", item.get("id") or ""
+                )
+            )
     incomplete = obj.get("incomplete_details") or {}
     return Completed(
         response_id=str(obj.get("id") or ""),
@@ -107,8 +110,11 @@ def completed_from_chat(obj: dict[str, Any]) -> Completed:
     choice = (obj.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     calls = tuple(
-        FunctionCall(c.get("id") or "", (c.get("function") or {}).get("name") or "",
-                     (c.get("function") or {}).get("arguments") or "")
+        FunctionCall(
+            c.get("id") or "",
+            (c.get("function") or {}).get("name") or "",
+            (c.get("function") or {}).get("arguments") or "",
+        )
         for c in message.get("tool_calls") or []
     )
     return Completed(
@@ -153,16 +159,21 @@ class ResponsesStreamParser:
     def feed(self, data: str) -> list[Event]:
         if data.strip() == "[DONE]":
             if not self.done:
-                raise GrokError(message="Grok ended the reply without finishing it.", code="stream_incomplete",
-                                retryable=True)
+                raise GrokError(
+                    message="Grok ended the reply without finishing it.", code="stream_incomplete", retryable=True
+                )
             return []
         event = _load(data)
         kind = event.get("type", "")
         handler = getattr(self, "_on_" + kind.replace("response.", "").replace(".", "_"), None)
         if handler is not None:
             return handler(event)
-        if kind.endswith((".in_progress", ".searching", ".interpreting", ".executing", ".generating", ".completed",
-                          ".failed")) and "_call" in kind:
+        if (
+            kind.endswith(
+                (".in_progress", ".searching", ".interpreting", ".executing", ".generating", ".completed", ".failed")
+            )
+            and "_call" in kind
+        ):
             status = kind.rsplit(".", 1)[1]
             tool = kind.split(".")[1].removesuffix("_call")
             return [ToolProgress(event.get("item_id", ""), tool, status)]
@@ -259,8 +270,11 @@ class ResponsesStreamParser:
         """Called when the stream closes; a stream that never completed is an error."""
         if self.done:
             return []
-        raise GrokError(message="The connection to Grok closed before the reply was complete.",
-                        code="stream_incomplete", retryable=True)
+        raise GrokError(
+            message="The connection to Grok closed before the reply was complete.",
+            code="stream_incomplete",
+            retryable=True,
+        )
 
 
 class ChatStreamParser:
@@ -283,8 +297,9 @@ class ChatStreamParser:
         chunk = _load(data)
         if "choices" not in chunk and ("error" in chunk or "code" in chunk):
             self.done = True
-            return [Failed(_error_from_payload({"message": chunk.get("error"), "code": chunk.get("code")},
-                                               "stream error"))]
+            return [
+                Failed(_error_from_payload({"message": chunk.get("error"), "code": chunk.get("code")}, "stream error"))
+            ]
         events: list[Event] = []
         if not self._id:
             self._id = str(chunk.get("id") or "")
@@ -315,7 +330,8 @@ class ChatStreamParser:
     def _complete(self) -> list[Event]:
         self.done = True
         calls = tuple(
-            FunctionCall(slot["id"], slot["name"], "".join(slot["arguments"])) for _, slot in sorted(self._tools.items())
+            FunctionCall(slot["id"], slot["name"], "".join(slot["arguments"]))
+            for _, slot in sorted(self._tools.items())
         )
         citations = tuple(Citation(url) for url in self._citations)
         return [
@@ -338,5 +354,8 @@ class ChatStreamParser:
             return []
         if self._finish:  # some gateways close without [DONE]
             return self._complete()
-        raise GrokError(message="The connection to Grok closed before the reply was complete.",
-                        code="stream_incomplete", retryable=True)
+        raise GrokError(
+            message="The connection to Grok closed before the reply was complete.",
+            code="stream_incomplete",
+            retryable=True,
+        )

@@ -7,11 +7,11 @@ provider callable that refreshes it; an OpenAI-compatible gateway takes its own 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Awaitable, Callable, Union
 
-TokenProvider = Callable[[bool], Union[str, Awaitable[str]]]
+TokenProvider = Callable[[bool], str | Awaitable[str]]
 """Called with ``force_refresh``; returns a bearer token (it may cache and refresh it)."""
 
 XAI_BASE_URL = "https://api.x.ai/v1"
@@ -32,8 +32,9 @@ _SUPPORTED = {
 
 
 def vertex_base_url(project: str, location: str = "global", host: str | None = None) -> str:
-    host = host or ("https://aiplatform.googleapis.com" if location == "global"
-                    else f"https://{location}-aiplatform.googleapis.com")
+    host = host or (
+        "https://aiplatform.googleapis.com" if location == "global" else f"https://{location}-aiplatform.googleapis.com"
+    )
     return f"{host.rstrip('/')}/v1/projects/{project}/locations/{location}/endpoints/openapi"
 
 
@@ -56,15 +57,20 @@ class ProviderConfig:
         return cls(Provider.XAI, base_url.rstrip("/"), api_key=api_key)
 
     @classmethod
-    def vertex(cls, *, project: str, token_provider: TokenProvider, location: str = "global",
-               base_url: str | None = None) -> ProviderConfig:
+    def vertex(
+        cls, *, project: str, token_provider: TokenProvider, location: str = "global", base_url: str | None = None
+    ) -> ProviderConfig:
         url = base_url or vertex_base_url(project, location)
         return cls(Provider.VERTEX, url.rstrip("/"), token_provider=token_provider)
 
     @classmethod
     def gateway(cls, base_url: str, api_key: str, headers: dict[str, str] | None = None) -> ProviderConfig:
-        return cls(Provider.OPENAI_COMPATIBLE, base_url.rstrip("/"), api_key=api_key,
-                   extra_headers=tuple((headers or {}).items()))
+        return cls(
+            Provider.OPENAI_COMPATIBLE,
+            base_url.rstrip("/"),
+            api_key=api_key,
+            extra_headers=tuple((headers or {}).items()),
+        )
 
     def supports(self, endpoint: str) -> bool:
         return endpoint in _SUPPORTED[self.provider]

@@ -19,8 +19,7 @@ class RetryPolicy:
             return retry_after
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
-    def next_delay(self, attempt: int, waited: float, *, retry_after: float | None,
-                   rng: random.Random) -> float | None:
+    def next_delay(self, attempt: int, waited: float, *, retry_after: float | None, rng: random.Random) -> float | None:
         """The wait before another attempt, or None when the policy says stop."""
         if attempt >= self.max_attempts:
             return None

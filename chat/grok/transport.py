@@ -7,20 +7,27 @@ before reading: at 100 streams in one web process that was about a fifth of the
 process's CPU (bench/results/bench.md). Here a read is a ``StreamReader.read``, and
 its timeout one timer per connection that moves on with the reads (``asyncio.timeout``
 around every read was another twentieth of the process). TLS is the standard
-library's (``StreamWriter.start_tls``); the HTTP/1.1 protocol, pooling and timeouts
-stay httpcore's and httpx's.
+library's (``StreamWriter.start_tls``); the HTTP/1.1 protocol, pooling and proxies
+stay httpcore's, reached through its public pools, which take a network backend.
+
+``AsyncioTransport`` is the public seam httpx offers for this (an
+``httpx.AsyncBaseTransport``); ``asyncio_client`` builds the ``httpx.AsyncClient``
+httpx itself would build, proxies from the environment included, on that transport.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
 import ssl
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import httpcore
 import httpx
+
+from .proxies import environment_proxies
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -83,8 +90,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except (OSError, ssl.SSLError):
             pass
 
-    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
                 await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
@@ -113,18 +121,34 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             sock = self._writer.get_extra_info("socket")
             if sock is None or sock.fileno() < 0:
                 return True
-            return bool(select.select([sock.fileno()], [], [], 0)[0])
+            return _readable(sock.fileno())
         return None
 
 
+def _readable(fd: int) -> bool:
+    # poll, not select: select refuses descriptors above 1023, and a web process holding
+    # a few hundred websockets and database connections soon has its upstream ones there.
+    if not hasattr(select, "poll"):  # Windows, whose select limits how many, not which
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
-                    host, port, local_addr=(local_address, 0) if local_address else None)
+                    host, port, local_addr=(local_address, 0) if local_address else None
+                )
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
         except OSError as exc:
@@ -134,8 +158,9 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             sock.setsockopt(*option)
         return AsyncioStream(reader, writer)
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_unix_connection(path)
@@ -149,18 +174,146 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
-class AsyncioTransport(httpx.AsyncHTTPTransport):
-    """``httpx.AsyncHTTPTransport`` whose connection pool runs on ``AsyncioBackend``."""
+# httpcore's exceptions as httpx's, most specific first: the client (chat/grok/errors.py)
+# knows httpx's, as it would from httpx's own transport.
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
 
-    def __init__(self, *, verify: ssl.SSLContext | bool = True, limits: httpx.Limits | None = None) -> None:
-        limits = limits or httpx.Limits()
-        super().__init__(verify=verify, limits=limits)
-        # httpx builds its pool without a way to choose the network backend; the
-        # pool's arguments are httpcore's public ones.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncioBackend(),
+
+@contextlib.contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for httpcore_error, httpx_error in _HTTPX_ERRORS:
+            if isinstance(exc, httpcore_error):
+                raise httpx_error(str(exc)) from exc
+        raise
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors():
+            async for chunk in self._chunks:
+                yield chunk
+
+    async def aclose(self) -> None:
+        # Hands the connection back to the pool, or closes it if the reply was left unread.
+        if hasattr(self._chunks, "aclose"):
+            await self._chunks.aclose()
+
+
+def _httpcore_url(url: httpx.URL) -> httpcore.URL:
+    return httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
+
+
+# httpx's defaults for a transport (``httpx.AsyncHTTPTransport``'s ``limits``).
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+class AsyncioTransport(httpx.AsyncBaseTransport):
+    """An httpx transport whose connections run on ``AsyncioBackend``, directly or through ``proxy``.
+
+    The arguments mean what they mean to ``httpx.AsyncHTTPTransport``: ``trust_env``
+    lets SSL_CERT_FILE / SSL_CERT_DIR choose the trusted authorities when ``verify`` is
+    True, and ``proxy`` is an http(s) or socks5 proxy URL or ``httpx.Proxy``. Choosing a
+    proxy per URL from the environment is the client's job: see ``asyncio_client``.
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        trust_env: bool = True,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        proxy: httpx.Proxy | str | None = None,
+    ) -> None:
+        pool = {
+            "ssl_context": httpx.create_ssl_context(verify=verify, trust_env=trust_env),
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": AsyncioBackend(),
+        }
+        proxy = httpx.Proxy(proxy) if isinstance(proxy, str) else proxy
+        if proxy is None:
+            self._connections = httpcore.AsyncConnectionPool(**pool)
+        elif proxy.url.scheme in ("http", "https"):
+            self._connections = httpcore.AsyncHTTPProxy(
+                proxy_url=_httpcore_url(proxy.url),
+                proxy_auth=proxy.raw_auth,
+                proxy_headers=proxy.headers.raw,
+                proxy_ssl_context=proxy.ssl_context,
+                **pool,
+            )
+        else:  # socks5 or socks5h, the other schemes httpx.Proxy accepts
+            try:
+                import socksio  # noqa: F401  (what httpcore's SOCKS pool needs)
+            except ImportError:
+                # httpx's own words, so a SOCKS proxy fails here as it would without this transport.
+                raise ImportError(
+                    "Using SOCKS proxy, but the 'socksio' package is not installed. "
+                    "Make sure to install httpx using `pip install httpx[socks]`."
+                ) from None
+            self._connections = httpcore.AsyncSOCKSProxy(
+                proxy_url=_httpcore_url(proxy.url), proxy_auth=proxy.raw_auth, **pool
+            )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        outgoing = httpcore.Request(
+            method=request.method,
+            url=_httpcore_url(request.url),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
         )
+        with _as_httpx_errors():
+            response = await self._connections.handle_async_request(outgoing)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        with _as_httpx_errors():
+            await self._connections.aclose()
+
+
+def asyncio_client(
+    *, verify: ssl.SSLContext | bool = True, trust_env: bool = True, limits: httpx.Limits = DEFAULT_LIMITS
+) -> httpx.AsyncClient:
+    """The ``httpx.AsyncClient(verify=, trust_env=, limits=)`` httpx would build, on ``AsyncioTransport``.
+
+    httpx reads HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY only for transports it
+    builds itself; a client given its own transport must be given the proxies too.
+    """
+
+    def transport(proxy: str | None = None) -> AsyncioTransport:
+        return AsyncioTransport(verify=verify, trust_env=trust_env, limits=limits, proxy=proxy)
+
+    # None sends a URL to the direct transport: the hosts NO_PROXY names.
+    mounts = {
+        pattern: None if url is None else transport(url)
+        for pattern, url in (environment_proxies() if trust_env else {}).items()
+    }
+    return httpx.AsyncClient(trust_env=trust_env, transport=transport(), mounts=mounts)

@@ -36,14 +36,17 @@ def _title_from(text: str) -> str:
     return (line[:60] + "…") if len(line) > 60 else (line or "New conversation")
 
 
-def _validate(*, text: Any, model: Any, options: Any, models: list[LanguageModel] | None,
-              attachments: Any) -> tuple[str, str, str | None]:
+def _validate(
+    *, text: Any, model: Any, options: Any, models: list[LanguageModel] | None, attachments: Any
+) -> tuple[str, str, str | None]:
     if not isinstance(text, str) or not text.strip():
         raise TurnError("empty_text", "Write a message first.")
     if len(text) > settings.MAX_MESSAGE_CHARS:
         raise TurnError("text_too_long", f"A message can be at most {settings.MAX_MESSAGE_CHARS:,} characters.")
     if not is_storable_text(text):
-        raise TurnError("bad_text", "The message contains characters that cannot be stored (a NUL or a lone surrogate).")
+        raise TurnError(
+            "bad_text", "The message contains characters that cannot be stored (a NUL or a lone surrogate)."
+        )
     if attachments not in (None, []):
         raise TurnError("attachments_unsupported", "Attachments are not supported yet.")
     if not isinstance(options, dict):
@@ -92,9 +95,19 @@ def _existing(user, client_id: uuid.UUID) -> TurnStarted | None:
     return TurnStarted(user_message.conversation, user_message, answer, existing=True)
 
 
-def turn_start(*, user, client_id: Any, conversation_id: Any, parent_id: Any, text: Any, model: Any,
-               options: Any, models: list[LanguageModel] | None, attachments: Any = None,
-               socket: str | None = None) -> TurnStarted:
+def turn_start(
+    *,
+    user,
+    client_id: Any,
+    conversation_id: Any,
+    parent_id: Any,
+    text: Any,
+    model: Any,
+    options: Any,
+    models: list[LanguageModel] | None,
+    attachments: Any = None,
+    socket: str | None = None,
+) -> TurnStarted:
     """Start a turn; the caller starts its runner once this returns (committed).
 
     ``socket``, the starting socket's id, follows a conversation created here before its
@@ -107,16 +120,14 @@ def turn_start(*, user, client_id: Any, conversation_id: Any, parent_id: Any, te
     existing = _existing(user, client_uuid)
     if existing is not None:
         return existing
-    text, model_id, effort = _validate(text=text, model=model, options=options, models=models,
-                                       attachments=attachments)
+    text, model_id, effort = _validate(text=text, model=model, options=options, models=models, attachments=attachments)
     if conversation_id is None and parent_id is not None:
         raise TurnError("bad_parent", "A new conversation has no earlier message to answer after.")
     with transaction.atomic():
         created = conversation_id is None
         if created:
             # Nothing runs in it and there is no parent; its first two seqs are the two frames below.
-            conversation = Conversation.objects.create(owner=user, title=_title_from(text), model=model_id,
-                                                       last_seq=2)
+            conversation = Conversation.objects.create(owner=user, title=_title_from(text), model=model_id, last_seq=2)
             parent, seq = None, 1
         else:
             conversation = conversation_get_for_user(user, conversation_id)
@@ -126,21 +137,42 @@ def turn_start(*, user, client_id: Any, conversation_id: Any, parent_id: Any, te
             parent = _parent(conversation, parent_id)
             # The row is locked: its last_seq is ours to advance.
             seq = conversation.last_seq = conversation.last_seq + 1
-            Conversation.objects.filter(pk=conversation.pk).update(model=model_id, updated_at=timezone.now(),
-                                                                   last_seq=seq)
-        user_message = Message.objects.create(conversation=conversation, parent=parent, role=Message.Role.USER,
-                                              client_id=client_uuid, content=text, model=model_id)
-        assistant = Message.objects.create(conversation=conversation, parent=user_message, model=model_id,
-                                           role=Message.Role.ASSISTANT, state=Message.State.PENDING,
-                                           options=_turn_options(effort, options))
+            Conversation.objects.filter(pk=conversation.pk).update(
+                model=model_id, updated_at=timezone.now(), last_seq=seq
+            )
+        user_message = Message.objects.create(
+            conversation=conversation,
+            parent=parent,
+            role=Message.Role.USER,
+            client_id=client_uuid,
+            content=text,
+            model=model_id,
+        )
+        assistant = Message.objects.create(
+            conversation=conversation,
+            parent=user_message,
+            model=model_id,
+            role=Message.Role.ASSISTANT,
+            state=Message.State.PENDING,
+            options=_turn_options(effort, options),
+        )
         published = []
         if created:
-            published.append(frames.conversation_created(conversation=conversation.pk, seq=seq,
-                                                         title=conversation.title, client_id=str(client_uuid)))
+            published.append(
+                frames.conversation_created(
+                    conversation=conversation.pk, seq=seq, title=conversation.title, client_id=str(client_uuid)
+                )
+            )
             seq += 1
-        published.append(frames.turn_started(conversation=conversation.pk, seq=seq, client_id=str(client_uuid),
-                                             user_message=message_json(user_message),
-                                             assistant_message=message_json(assistant)))
+        published.append(
+            frames.turn_started(
+                conversation=conversation.pk,
+                seq=seq,
+                client_id=str(client_uuid),
+                user_message=message_json(user_message),
+                assistant_message=message_json(assistant),
+            )
+        )
         events.publish_on_commit(*published, join=(conversation.pk, socket) if created and socket else None)
     return TurnStarted(conversation, user_message, assistant, created_conversation=created)
 
@@ -164,20 +196,33 @@ def turn_retry(*, user, message_id: Any) -> TurnStarted:
         conversation = Conversation.objects.select_for_update().get(pk=failed.conversation_id)
         if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
             raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
-        assistant = Message.objects.create(conversation=conversation, parent_id=failed.parent_id, model=failed.model,
-                                           role=Message.Role.ASSISTANT, state=Message.State.PENDING,
-                                           options=failed.options)
+        assistant = Message.objects.create(
+            conversation=conversation,
+            parent_id=failed.parent_id,
+            model=failed.model,
+            role=Message.Role.ASSISTANT,
+            state=Message.State.PENDING,
+            options=failed.options,
+        )
         seq = seq_allocate(conversation_id=conversation.pk)
-        events.publish_on_commit(frames.turn_started(
-            conversation=conversation.pk, seq=seq, client_id=None, user_message=None,
-            assistant_message=message_json(assistant), replaces=failed.pk))
+        events.publish_on_commit(
+            frames.turn_started(
+                conversation=conversation.pk,
+                seq=seq,
+                client_id=None,
+                user_message=None,
+                assistant_message=message_json(assistant),
+                replaces=failed.pk,
+            )
+        )
     return TurnStarted(conversation, None, assistant)
 
 
 def turn_claim(*, message_id: int) -> TurnContext | None:
     """The runner takes a pending turn; None if someone else did or it was cancelled meanwhile."""
     claimed = Message.objects.filter(pk=message_id, state=Message.State.PENDING, cancel_requested=False).update(
-        state=Message.State.STREAMING, heartbeat_at=timezone.now())
+        state=Message.State.STREAMING, heartbeat_at=timezone.now()
+    )
     if not claimed:
         return None
     return turn_context(message=Message.objects.select_related("conversation").get(pk=message_id))

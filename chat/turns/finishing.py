@@ -51,44 +51,80 @@ class TurnOutcome:
 def usage_json(usage: Usage | None) -> dict[str, Any] | None:
     if usage is None:
         return None
-    return {"input_tokens": usage.input_tokens, "cached_input_tokens": usage.cached_input_tokens,
-            "output_tokens": usage.output_tokens, "reasoning_tokens": usage.reasoning_tokens,
-            "total_tokens": usage.total_tokens,
-            "cost_usd": str(usage.cost_usd) if usage.cost_usd is not None else None}
+    return {
+        "input_tokens": usage.input_tokens,
+        "cached_input_tokens": usage.cached_input_tokens,
+        "output_tokens": usage.output_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "total_tokens": usage.total_tokens,
+        "cost_usd": str(usage.cost_usd) if usage.cost_usd is not None else None,
+    }
 
 
 def usage_record_failed_request(*, context: TurnContext, status: int | None, code: str, latency_ms: int) -> None:
     """An upstream request that failed before the turn ended (and was followed by another)."""
-    UsageRecord.objects.create(user_id=context.user_id, conversation_id=context.conversation_id,
-                               message_id=context.message_id, model=context.model, endpoint="responses",
-                               latency_ms=latency_ms, status_code=status, error_type=code)
+    UsageRecord.objects.create(
+        user_id=context.user_id,
+        conversation_id=context.conversation_id,
+        message_id=context.message_id,
+        model=context.model,
+        endpoint="responses",
+        latency_ms=latency_ms,
+        status_code=status,
+        error_type=code,
+    )
 
 
-def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> frames.Frame:
-    """Record the end of a turn and its usage; returns the frame to publish after commit."""
+def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> list[frames.Frame]:
+    """Record the end of a turn and its usage; returns the frames to publish after commit."""
     with transaction.atomic():
         Message.objects.filter(pk=context.message_id).update(
-            state=outcome.state, content=storable(outcome.content), reasoning=storable(outcome.reasoning),
+            state=outcome.state,
+            content=storable(outcome.content),
+            reasoning=storable(outcome.reasoning),
             citations=outcome.citations,
-            usage=usage_json(outcome.usage), error=outcome.error, upstream_response_id=outcome.response_id,
-            stored_upstream=outcome.stored, ttft_ms=outcome.ttft_ms, latency_ms=outcome.latency_ms,
-            heartbeat_at=timezone.now(), content_seq=seq,
+            usage=usage_json(outcome.usage),
+            error=outcome.error,
+            upstream_response_id=outcome.response_id,
+            stored_upstream=outcome.stored,
+            ttft_ms=outcome.ttft_ms,
+            latency_ms=outcome.latency_ms,
+            heartbeat_at=timezone.now(),
+            content_seq=seq,
         )
         Conversation.objects.filter(pk=context.conversation_id).update(last_seq=seq, updated_at=timezone.now())
         usage = outcome.usage or Usage()
         UsageRecord.objects.create(
-            user_id=context.user_id, conversation_id=context.conversation_id, message_id=context.message_id,
-            request_id=outcome.response_id, model=outcome.model or context.model, endpoint="responses",
-            input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_input_tokens,
-            output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
-            image_tokens=usage.image_tokens, cost_ticks=usage.cost_ticks, latency_ms=outcome.latency_ms,
-            ttft_ms=outcome.ttft_ms, status_code=outcome.status_code,
+            user_id=context.user_id,
+            conversation_id=context.conversation_id,
+            message_id=context.message_id,
+            request_id=outcome.response_id,
+            model=outcome.model or context.model,
+            endpoint="responses",
+            input_tokens=usage.input_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            output_tokens=usage.output_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            image_tokens=usage.image_tokens,
+            cost_ticks=usage.cost_ticks,
+            latency_ms=outcome.latency_ms,
+            ttft_ms=outcome.ttft_ms,
+            status_code=outcome.status_code,
             error_type=(outcome.error or {}).get("code", ""),
         )
-    return frames.turn_ended(conversation=context.conversation_id, seq=seq, message=context.message_id,
-                             state=outcome.state, content=outcome.content, reasoning=outcome.reasoning,
-                             citations=outcome.citations, usage=usage_json(outcome.usage),
-                             error=outcome.error if outcome.state == Message.State.FAILED else None)
+    return frames.with_pieces(
+        frames.turn_ended(
+            conversation=context.conversation_id,
+            seq=seq,
+            message=context.message_id,
+            state=outcome.state,
+            content=outcome.content,
+            reasoning=outcome.reasoning,
+            citations=outcome.citations,
+            usage=usage_json(outcome.usage),
+            error=outcome.error if outcome.state == Message.State.FAILED else None,
+        )
+    )
 
 
 def turns_checkpoint(*, texts: dict[int, tuple[str, str, int]], alive: list[int]) -> set[int]:
@@ -111,13 +147,20 @@ def _checkpoint_texts(texts: dict[int, tuple[str, str, int]], now) -> None:
     # rest of a second's relaying of those turns.
     field = Message._meta.get_field
     ops = connection.ops
-    sql = (f"UPDATE {ops.quote_name(Message._meta.db_table)} SET {field('content').column} = %s, "
-           f"{field('reasoning').column} = %s, {field('content_seq').column} = %s, "
-           f"{field('heartbeat_at').column} = %s WHERE {field('id').column} = %s AND {field('state').column} = %s")
+    sql = (
+        f"UPDATE {ops.quote_name(Message._meta.db_table)} SET {field('content').column} = %s, "
+        f"{field('reasoning').column} = %s, {field('content_seq').column} = %s, "
+        f"{field('heartbeat_at').column} = %s WHERE {field('id').column} = %s AND {field('state').column} = %s"
+    )
     heartbeat = ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(storable(content), storable(reasoning), seq, heartbeat, pk, Message.State.STREAMING)
-                                 for pk, (content, reasoning, seq) in texts.items()])
+        cursor.executemany(
+            sql,
+            [
+                (storable(content), storable(reasoning), seq, heartbeat, pk, Message.State.STREAMING)
+                for pk, (content, reasoning, seq) in texts.items()
+            ],
+        )
 
 
 def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
@@ -134,14 +177,26 @@ def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
     for message_id, conversation_id in stale:
         with transaction.atomic():
             changed = Message.objects.filter(pk=message_id, state__in=Message.RUNNING).update(
-                state=Message.State.INTERRUPTED, error=INTERRUPTED_ERROR)
+                state=Message.State.INTERRUPTED, error=INTERRUPTED_ERROR
+            )
             if not changed:
                 continue
             swept += 1
             message = Message.objects.get(pk=message_id)
             seq = seq_allocate(conversation_id=conversation_id)
-            events.publish_on_commit(frames.turn_ended(
-                conversation=conversation_id, seq=seq, message=message_id, state=Message.State.INTERRUPTED,
-                content=message.content, reasoning=message.reasoning, citations=message.citations, usage=None,
-                error=INTERRUPTED_ERROR))
+            events.publish_on_commit(
+                *frames.with_pieces(
+                    frames.turn_ended(
+                        conversation=conversation_id,
+                        seq=seq,
+                        message=message_id,
+                        state=Message.State.INTERRUPTED,
+                        content=message.content,
+                        reasoning=message.reasoning,
+                        citations=message.citations,
+                        usage=None,
+                        error=INTERRUPTED_ERROR,
+                    )
+                )
+            )
     return swept

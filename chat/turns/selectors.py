@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models.functions import Length
+
 from chat import frames
 from chat.models import Conversation, Message
 from chat.serializers import message_json
@@ -25,16 +27,96 @@ class TurnContext:
     history: list[tuple[str, str]] = field(default_factory=list)
 
 
-def conversation_state(conversation: Conversation, messages: list[Message] | None = None) -> frames.Frame:
-    """The conversation as a socket starts from; ``messages`` when the caller holds all of them."""
-    if messages is None:
-        messages = list(conversation.messages.all())
+@dataclass
+class Page:
+    """A state or page frame, and the pieces of the long messages it leaves out, read together."""
+
+    frame: frames.Frame
+    pieces: list[frames.Frame]
+
+
+def conversation_state(conversation: Conversation) -> Page:
+    """The conversation as a socket starts from: its latest messages, bounded in size."""
+    messages, earlier = _page_of(conversation, before=None)
     running = next((m.pk for m in messages if m.is_running), None)
     # The conversation row was read before the messages: a reply stored since then is
     # exact as of its own, newer seq, and the state must not invite its deltas again.
     seq = max([conversation.last_seq, *(m.content_seq for m in messages)])
-    return frames.conversation_state(conversation=conversation.pk, seq=seq, title=conversation.title,
-                                     messages=[message_json(m) for m in messages], running=running)
+    frame = frames.conversation_state(
+        conversation=conversation.pk,
+        seq=seq,
+        title=conversation.title,
+        messages=[_inline_json(m) for m in messages],
+        running=running,
+        earlier=earlier,
+    )
+    return Page(frame, _pieces(conversation.pk, seq, messages))
+
+
+def conversation_history(conversation: Conversation, *, before: int) -> Page:
+    """The messages before ``before``, newest first in choosing, bounded as a state is."""
+    messages, earlier = _page_of(conversation, before=before)
+    seq = conversation.last_seq
+    frame = frames.conversation_page(
+        conversation=conversation.pk,
+        seq=seq,
+        messages=[_inline_json(m) for m in messages],
+        before=before,
+        earlier=earlier,
+    )
+    return Page(frame, _pieces(conversation.pk, seq, messages))
+
+
+def _page_of(conversation: Conversation, *, before: int | None) -> tuple[list[Message], int | None]:
+    """The newest messages (before ``before``) that fit a page, oldest first, and the id
+    to ask earlier ones before (None when there are none)."""
+    rows = conversation.messages.all()
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
+    sizes = rows.order_by("-pk").annotate(size=Length("content") + Length("reasoning")).values_list("pk", "size")
+    chosen, inline, total, more = [], 0, 0, False
+    for pk, size in sizes[: frames.PAGE_MAX_MESSAGES + 1]:
+        in_frame = (size if size <= frames.INLINE_MAX_CHARS else 0) + 500  # 500: its other fields
+        if chosen and (
+            len(chosen) == frames.PAGE_MAX_MESSAGES
+            or inline + in_frame > frames.PAGE_MAX_CHARS
+            or total + size > frames.PAGE_TEXT_MAX_CHARS
+        ):
+            more = True
+            break
+        chosen.append(pk)
+        inline, total = inline + in_frame, total + size
+    messages = list(Message.objects.filter(pk__in=chosen).order_by("pk"))
+    return messages, (messages[0].pk if more and messages else None)
+
+
+def _is_long(message: Message) -> bool:
+    return len(message.content) + len(message.reasoning) > frames.INLINE_MAX_CHARS
+
+
+def _inline_json(message: Message) -> dict:
+    data = message_json(message)
+    if _is_long(message):
+        # Its text follows in message.piece frames.
+        data.update(
+            content=None, reasoning=None, pieces={"content": len(message.content), "reasoning": len(message.reasoning)}
+        )
+    return data
+
+
+def _pieces(conversation_id: int, seq: int, messages: list[Message]) -> list[frames.Frame]:
+    return [
+        piece
+        for message in messages
+        if _is_long(message)
+        for piece in frames.pieces_of(
+            conversation=conversation_id,
+            seq=seq,
+            message=message.pk,
+            content=message.content,
+            reasoning=message.reasoning,
+        )
+    ]
 
 
 def turn_context(*, message: Message) -> TurnContext:
@@ -43,15 +125,24 @@ def turn_context(*, message: Message) -> TurnContext:
     user_message = path[-2]
     previous = path[-3] if len(path) >= 3 else None
     history = [(m.role, m.content) for m in path[:-1] if m.content]
-    usable = previous is not None and previous.stored_upstream and previous.upstream_response_id \
+    usable = (
+        previous is not None
+        and previous.stored_upstream
+        and previous.upstream_response_id
         and previous.state == Message.State.COMPLETED
+    )
     options = message.options or {}
     return TurnContext(
-        message_id=message.pk, conversation_id=message.conversation_id, user_id=message.conversation.owner_id,
-        model=message.model, reasoning_effort=options.get("reasoning_effort"),
-        web_search=bool(options.get("web_search")), seq=message.conversation.last_seq,
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
+        user_id=message.conversation.owner_id,
+        model=message.model,
+        reasoning_effort=options.get("reasoning_effort"),
+        web_search=bool(options.get("web_search")),
+        seq=message.conversation.last_seq,
         input_text=user_message.content,
-        previous_response_id=previous.upstream_response_id if usable else None, history=history,
+        previous_response_id=previous.upstream_response_id if usable else None,
+        history=history,
     )
 
 

@@ -25,6 +25,9 @@ const chat = {
   catchUp: null, // after conversation.open: {message, frames, timer} until turn.snapshot
   pending: null, // our turn.start not yet acknowledged: {clientId, frame, text}
   stopping: null, // id of the reply we asked to stop
+  earlier: null, // id of the oldest message loaded, when older ones are left to ask for
+  asking: false, // a conversation.history request is on its way
+  assembling: new Map(), // id -> a long message's text arriving in message.piece frames
 };
 
 // ----- status line ------------------------------------------------------------------
@@ -51,9 +54,16 @@ function refreshControls() {
   ui.stop.disabled = running === null || chat.stopping === running;
 }
 
+const earlierButton = document.createElement("button");
+earlierButton.type = "button";
+earlierButton.className = "load-earlier";
+earlierButton.textContent = "Load earlier messages";
+earlierButton.addEventListener("click", () => askEarlier());
+
 /** Lay out the whole branch again (new messages, a retry that replaces a failed reply). */
 function drawThread() {
   const stick = nearBottom();
+  const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
   const views = new Map();
   for (const message of activePath(chat.messages)) {
     let view = chat.views.get(message.id);
@@ -62,10 +72,66 @@ function drawThread() {
     views.set(message.id, view);
   }
   chat.views = views;
-  ui.messages.replaceChildren(...views.values());
+  ui.messages.replaceChildren(...(chat.earlier !== null ? [earlierButton] : []), ...views.values());
   dirty.clear();
   if (stick) scrollToBottom();
+  else ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom; // older messages above keep the view still
   refreshControls();
+}
+
+// ----- long conversations: older pages, long texts in pieces ------------------------
+
+function askEarlier() {
+  if (chat.earlier === null || chat.asking || chat.id === null) return;
+  if (socket.send({ type: "conversation.history", conversation: chat.id, before: chat.earlier })) chat.asking = true;
+}
+
+ui.messages.addEventListener("scroll", () => {
+  if (ui.messages.scrollTop < 200) askEarlier();
+});
+
+/** A message's text comes in message.piece frames of this seq; `then` runs with it once whole. */
+function expectPieces(id, lengths, seq, then = null) {
+  chat.assembling.set(id, { seq, lengths, parts: { content: [], reasoning: [] }, then });
+}
+
+function textSoFar(assembly, field) {
+  return assembly.parts[field].join("");
+}
+
+function onPiece(frame) {
+  const assembly = chat.assembling.get(frame.message);
+  if (!assembly || assembly.seq !== frame.seq || !(frame.field in assembly.parts)) return;
+  if (frame.offset !== textSoFar(assembly, frame.field).length) return; // out of order: not ours
+  assembly.parts[frame.field].push(frame.text || "");
+  const whole = ["content", "reasoning"].every((f) => textSoFar(assembly, f).length >= (assembly.lengths[f] || 0));
+  if (!whole) return;
+  chat.assembling.delete(frame.message);
+  const content = textSoFar(assembly, "content");
+  const reasoning = textSoFar(assembly, "reasoning");
+  if (assembly.then) {
+    assembly.then(content, reasoning);
+    return;
+  }
+  const message = chat.messages.get(frame.message);
+  if (!message) return;
+  message.content = content;
+  message.reasoning = reasoning;
+  scheduleDraw(message.id);
+}
+
+function addMessages(messages, seq) {
+  for (const m of messages || []) {
+    chat.messages.set(m.id, { ...m, content: m.content ?? "", reasoning: m.reasoning ?? "" });
+    if (m.pieces) expectPieces(m.id, m.pieces, seq);
+  }
+}
+
+function onPage(frame) {
+  chat.asking = false;
+  chat.earlier = frame.earlier ?? null;
+  addMessages(frame.messages, frame.seq);
+  drawThread();
 }
 
 // Deltas arrive every ~30 ms; frames that land in the same task are drawn once.
@@ -151,7 +217,11 @@ function finishCatchUp(snapshot) {
 function onState(frame) {
   endCatchUp();
   chat.seq = frame.seq ?? 0;
-  chat.messages = new Map((frame.messages || []).map((m) => [m.id, { ...m }]));
+  chat.messages = new Map();
+  chat.assembling = new Map();
+  chat.earlier = frame.earlier ?? null;
+  chat.asking = false;
+  addMessages(frame.messages, frame.seq);
   chat.stopping = null;
   if (chat.pending && (frame.messages || []).some((m) => m.client_id === chat.pending.clientId)) chat.pending = null;
   showTitle(frame.title);
@@ -167,6 +237,13 @@ function onState(frame) {
 }
 
 function onSnapshot(frame) {
+  if (frame.pieces) {
+    // A long reply's text so far comes in pieces: the snapshot is whole once they are here.
+    if (chat.catchUp && chat.catchUp.message === frame.message) clearTimeout(chat.catchUp.timer);
+    expectPieces(frame.message, frame.pieces, frame.seq, (content, reasoning) =>
+      onSnapshot({ ...frame, pieces: null, content, reasoning }));
+    return;
+  }
   if (chat.catchUp && chat.catchUp.message === frame.message) {
     finishCatchUp(frame);
     return;
@@ -204,6 +281,8 @@ function onFinished(frame) {
   if (chat.catchUp && chat.catchUp.message === frame.message) endCatchUp();
   const message = chat.messages.get(frame.message);
   if (!message) return;
+  // A long reply's final text follows in pieces; until then it keeps what streamed.
+  if (frame.pieces) expectPieces(frame.message, frame.pieces, frame.seq);
   Object.assign(message, {
     state: frame.state,
     content: frame.content ?? message.content,
@@ -252,6 +331,8 @@ const handlers = {
   "session.ended": toSignIn,
   "conversation.created": onCreated,
   "conversation.state": onState,
+  "conversation.page": onPage,
+  "message.piece": onPiece,
   "turn.started": onStarted,
   "turn.snapshot": onSnapshot,
   "turn.delta": onDelta,

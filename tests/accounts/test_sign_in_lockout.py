@@ -31,7 +31,7 @@ def sign_in(username: str, password: str, address: str) -> int:
 def test_wrong_passwords_from_many_addresses_lock_the_account(alice):
     statuses = [sign_in("alice", f"guess {n}", f"127.0.1.{n}") for n in range(1, 21)]
     assert statuses[: settings.AXES_FAILURE_LIMIT - 1] == [200] * (settings.AXES_FAILURE_LIMIT - 1)
-    assert set(statuses[settings.AXES_FAILURE_LIMIT - 1:]) == {429}
+    assert set(statuses[settings.AXES_FAILURE_LIMIT - 1 :]) == {429}
     # The right password from an address that never guessed waits out the lockout too.
     assert sign_in("alice", RIGHT, "127.0.2.1") == 429
 

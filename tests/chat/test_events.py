@@ -6,10 +6,10 @@ import asyncio
 import logging
 
 import pytest
-from chat.sync import database
 from django.db import transaction
 
 from chat import events
+from chat.sync import database
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -16,8 +16,17 @@ MODEL = "grok-4.3"
 
 
 def start(**fields) -> dict:
-    return {"type": "turn.start", "client_id": str(uuid.uuid4()), "conversation": None, "parent": None,
-            "text": "hello", "model": MODEL, "options": {}, "attachments": [], **fields}
+    return {
+        "type": "turn.start",
+        "client_id": str(uuid.uuid4()),
+        "conversation": None,
+        "parent": None,
+        "text": "hello",
+        "model": MODEL,
+        "options": {},
+        "attachments": [],
+        **fields,
+    }
 
 
 # Each class the security review found crashing a socket, as raw text.
@@ -35,8 +44,8 @@ CLASSES = {
     "lone surrogate in client_id": json.dumps(start(client_id="\ud800"), ensure_ascii=True),
     "lone surrogate in text": json.dumps(start(text="hi \udfff there"), ensure_ascii=True),
     "NUL in text": json.dumps(start(text="before\u0000after")),
-    "parent Infinity": '{"type": "turn.start", "client_id": "%s", "conversation": null, "parent": Infinity, '
-                       '"text": "x", "model": "grok-4.3"}' % uuid.uuid4(),
+    "parent Infinity": f'{{"type": "turn.start", "client_id": "{uuid.uuid4()}", "conversation": null, '
+    '"parent": Infinity, "text": "x", "model": "grok-4.3"}',
     "not JSON": "{nope",
     "a JSON string": '"turn.start"',
     "null": "null",
@@ -46,8 +55,26 @@ CLASSES = {
 def corpus(seed: int = 7, size: int = 520) -> list[str]:
     """Frames of every shape the protocol does not allow, mixed from their fields."""
     rng = random.Random(seed)
-    weird = [None, True, False, 0, -1, 1.5, 2**70, "", "x" * 5000, "\ud800", "\u0000", [], {}, [1, 2], {"a": 1},
-             "1; DROP TABLE chat_message", "Infinity", "../../etc/passwd"]
+    weird = [
+        None,
+        True,
+        False,
+        0,
+        -1,
+        1.5,
+        2**70,
+        "",
+        "x" * 5000,
+        "\ud800",
+        "\u0000",
+        [],
+        {},
+        [1, 2],
+        {"a": 1},
+        "1; DROP TABLE chat_message",
+        "Infinity",
+        "../../etc/passwd",
+    ]
     kinds = ["conversation.open", "turn.start", "turn.cancel", "turn.retry", "turn.unknown", "", None, 3]
     fields = ["conversation", "message", "parent", "client_id", "text", "model", "options", "attachments", "after"]
     frames = list(CLASSES.values())
@@ -57,8 +84,13 @@ def corpus(seed: int = 7, size: int = 520) -> list[str]:
             frame[name] = rng.choice(weird)
         if frame["type"] == "turn.start" and rng.random() < 0.5:
             # Everything right but the text, so the text's own checks are reached.
-            frame.update(client_id=str(uuid.UUID(int=rng.getrandbits(128))), model=MODEL, options={}, attachments=[],
-                         text=rng.choice(["", " ", "\u0000", "a\udc00b", "x" * 40_000]))
+            frame.update(
+                client_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                model=MODEL,
+                options={},
+                attachments=[],
+                text=rng.choice(["", " ", "\u0000", "a\udc00b", "x" * 40_000]),
+            )
         frames.append(json.dumps(frame, ensure_ascii=True))
     return frames
 

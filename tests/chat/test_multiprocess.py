@@ -21,8 +21,10 @@ from .conftest import session_cookie, streamed_text_of
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")),
-                       reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL: the production shape"),
+    pytest.mark.skipif(
+        not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")),
+        reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL: the production shape",
+    ),
 ]
 
 
@@ -42,9 +44,14 @@ def web_processes(simulator, transactional_db):
     processes, urls = [], []
     for _ in range(2):
         port = free_port()
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         urls.append(f"127.0.0.1:{port}")
     for url, process in zip(urls, processes):
         wait_until_up(f"http://{url}/healthz", process, "daphne")
@@ -59,9 +66,12 @@ class Tab:
         self.host, self.cookie = host, cookie
         self.frames: list[dict] = []
 
-    async def __aenter__(self) -> "Tab":
-        self.ws = await websockets.connect(f"ws://{self.host}/ws/chat/", origin=f"http://{self.host}",
-                                           additional_headers={"Cookie": f"sessionid={self.cookie}"})
+    async def __aenter__(self) -> Tab:
+        self.ws = await websockets.connect(
+            f"ws://{self.host}/ws/chat/",
+            origin=f"http://{self.host}",
+            additional_headers={"Cookie": f"sessionid={self.cookie}"},
+        )
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -88,8 +98,16 @@ def ended(frame: dict) -> bool:
 
 
 def start(text: str) -> dict:
-    return {"type": "turn.start", "client_id": str(uuid.uuid4()), "conversation": None, "parent": None,
-            "text": text, "model": "grok-4.3", "options": {}, "attachments": []}
+    return {
+        "type": "turn.start",
+        "client_id": str(uuid.uuid4()),
+        "conversation": None,
+        "parent": None,
+        "text": text,
+        "model": "grok-4.3",
+        "options": {},
+        "attachments": [],
+    }
 
 
 async def test_a_socket_on_process_b_follows_a_reply_generated_on_process_a(web_processes, alice):
@@ -135,7 +153,8 @@ async def test_a_stop_sent_through_process_b_stops_the_reply_running_on_process_
 
 
 async def test_a_socket_on_process_b_that_followed_first_streams_the_next_reply_started_on_process_a(
-        web_processes, alice):
+    web_processes, alice
+):
     """B follows the conversation before the turn exists: A learns it from B's listing, not a snapshot request."""
     from channels.db import database_sync_to_async
 
@@ -168,8 +187,9 @@ async def test_signing_out_through_process_a_ends_the_socket_on_process_b(web_pr
         page = await browser.get("/")  # the chat page, which sets the CSRF cookie
         assert page.status_code == 200
         token = browser.cookies["csrftoken"]  # a Secure cookie in this shape: sent by hand over plain HTTP
-        signed_out = await browser.post("/accounts/logout/", headers={
-            "X-CSRFToken": token, "Cookie": f"sessionid={cookie}; csrftoken={token}"})
+        signed_out = await browser.post(
+            "/accounts/logout/", headers={"X-CSRFToken": token, "Cookie": f"sessionid={cookie}; csrftoken={token}"}
+        )
         assert signed_out.status_code == 302
         ended = await on_b.until(kind("session.ended"))
         with pytest.raises(websockets.ConnectionClosed) as closed:

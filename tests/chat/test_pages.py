@@ -29,8 +29,7 @@ def test_every_page_but_sign_in_needs_a_session(client, alice):
 
 
 def test_signing_in_with_the_right_password_opens_the_chat(client, alice):
-    response = client.post("/accounts/login/", {"username": "alice", "password": "correct horse battery"},
-                           follow=True)
+    response = client.post("/accounts/login/", {"username": "alice", "password": "correct horse battery"}, follow=True)
     assert response.status_code == 200
     assert b'aria-label="Message"' in response.content
 

@@ -31,8 +31,9 @@ def single_machine_env(data_dir: Path, simulator_port: int) -> dict[str, str]:
 
 
 def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -47,8 +48,13 @@ def serve_processes():
     started: list[subprocess.Popen] = []
 
     def start(env: dict[str, str], web_port: int, **kwargs) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(web_port)], cwd=BASE_DIR,
-                                   env=env, start_new_session=True, **kwargs)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(web_port)],
+            cwd=BASE_DIR,
+            env=env,
+            start_new_session=True,
+            **kwargs,
+        )
         started.append(process)
         return process
 
@@ -122,8 +128,13 @@ def test_serve_starts_its_own_simulator_and_only_the_app_holds_its_key(data_dir,
     simulator_port, web_port = free_port(), free_port()
     env = single_machine_env(data_dir, simulator_port)
     manage(env, "migrate", "--noinput")
-    manage(env, "shell", "-c", "from django.contrib.auth import get_user_model; "
-                               f"get_user_model().objects.create_user('alice', password={PASSWORD!r})")
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.create_user('alice', password={PASSWORD!r})",
+    )
     process = serve_processes(env, web_port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         web = f"http://127.0.0.1:{web_port}"
@@ -131,8 +142,9 @@ def test_serve_starts_its_own_simulator_and_only_the_app_holds_its_key(data_dir,
         with httpx.Client(base_url=web, timeout=10) as browser:
             form = browser.get("/accounts/login/").text
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
-            signed_in = browser.post("/accounts/login/", data={"username": "alice", "password": PASSWORD,
-                                                               "csrfmiddlewaretoken": token})
+            signed_in = browser.post(
+                "/accounts/login/", data={"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": token}
+            )
             assert signed_in.status_code == 302
             page = browser.get("/").text
         # The page lists the models the simulator gave the web process, with the key serve gave it.

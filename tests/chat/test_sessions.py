@@ -25,7 +25,11 @@ class SignedInTab(Socket):
         from webapp.asgi import application
 
         cookie = self.client.cookies["sessionid"].value
-        headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", f"sessionid={cookie}".encode())]
+        headers = [
+            (b"host", b"localhost"),
+            (b"origin", b"http://localhost"),
+            (b"cookie", f"sessionid={cookie}".encode()),
+        ]
         self.comm = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
         connected, _ = await self.comm.connect()
         self.open = connected

@@ -18,9 +18,17 @@ MODEL = "grok-4.3"
 
 
 def start(text: str, conversation: int | None = None, client_id: str | None = None, **extra) -> dict:
-    return {"type": "turn.start", "client_id": client_id or str(uuid.uuid4()), "conversation": conversation,
-            "parent": None, "text": text, "model": MODEL, "options": {}, "attachments": [], **extra}
-
+    return {
+        "type": "turn.start",
+        "client_id": client_id or str(uuid.uuid4()),
+        "conversation": conversation,
+        "parent": None,
+        "text": text,
+        "model": MODEL,
+        "options": {},
+        "attachments": [],
+        **extra,
+    }
 
 
 def is_end(frame: dict) -> bool:
@@ -89,17 +97,21 @@ async def test_stop_keeps_the_partial_text_and_settles_usage(alice, socket_for):
     await socket.close()
 
 
-@pytest.mark.parametrize("directive,retryable,words", [
-    ("fail=429", True, "rate-limiting"),
-    ("fail=500", True, "temporarily unavailable"),
-    ("fail=503", True, "temporarily unavailable"),
-    ("fail=error200", True, "error instead of a reply"),
-    ("fail=400", False, "rejected the request"),
-    ("tokens=50 cut_after=20", True, "cut before the reply was complete"),
-    ("tokens=50 malformed=1", True, "could not read"),
-])
+@pytest.mark.parametrize(
+    "directive,retryable,words",
+    [
+        ("fail=429", True, "rate-limiting"),
+        ("fail=500", True, "temporarily unavailable"),
+        ("fail=503", True, "temporarily unavailable"),
+        ("fail=error200", True, "error instead of a reply"),
+        ("fail=400", False, "rejected the request"),
+        ("tokens=50 cut_after=20", True, "cut before the reply was complete"),
+        ("tokens=50 malformed=1", True, "could not read"),
+    ],
+)
 async def test_an_upstream_fault_ends_the_turn_failed_with_words_a_person_can_act_on(
-        alice, socket_for, settings, directive, retryable, words):
+    alice, socket_for, settings, directive, retryable, words
+):
     socket = socket_for(alice)
     await socket.connect()
     failed = await run_turn(socket, f"Fault please [[sim {directive}]]")
@@ -165,8 +177,7 @@ async def test_when_upstream_forgot_the_previous_response_the_full_history_is_se
     await socket.close()
 
 
-async def test_a_reconnecting_socket_sees_the_text_so_far_then_the_rest_with_no_gap_or_duplicate(
-        alice, socket_for):
+async def test_a_reconnecting_socket_sees_the_text_so_far_then_the_rest_with_no_gap_or_duplicate(alice, socket_for):
     first_tab = socket_for(alice)
     await first_tab.connect()
     await first_tab.send(start("Slow reply [[sim tokens=120 tps=60]]"))
@@ -211,8 +222,14 @@ async def test_an_interrupted_turn_is_swept_and_its_followers_told(alice, socket
 
     conversation = await Conversation.objects.acreate(owner=alice, title="t")
     user_message = await Message.objects.acreate(conversation=conversation, role="user", content="hi")
-    stale = await Message.objects.acreate(conversation=conversation, role="assistant", parent=user_message,
-                                          state="streaming", content="half a rep", heartbeat_at=timezone.now())
+    stale = await Message.objects.acreate(
+        conversation=conversation,
+        role="assistant",
+        parent=user_message,
+        state="streaming",
+        content="half a rep",
+        heartbeat_at=timezone.now(),
+    )
     socket = socket_for(alice)
     await socket.connect()
     await socket.send({"type": "conversation.open", "conversation": conversation.pk, "after": None})
@@ -261,14 +278,14 @@ async def test_partial_text_is_checkpointed_about_once_a_second_while_streaming(
     await socket.close()
 
 
-async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_after_the_conversation(
-        alice, socket_for):
+async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_after_the_conversation(alice, socket_for):
     from chat.turns.finishing import turns_checkpoint
 
     conversation = await Conversation.objects.acreate(owner=alice, title="t", last_seq=3)
     question = await Message.objects.acreate(conversation=conversation, role="user", content="hi")
-    reply = await Message.objects.acreate(conversation=conversation, role="assistant", parent=question,
-                                          state="streaming")
+    reply = await Message.objects.acreate(
+        conversation=conversation, role="assistant", parent=question, state="streaming"
+    )
     await database_sync_to_async(turns_checkpoint)(texts={reply.pk: ("Reply so far", "", 7)}, alive=[reply.pk])
 
     socket = socket_for(alice)
@@ -279,9 +296,12 @@ async def test_the_state_is_exact_as_of_its_seq_even_when_a_reply_was_stored_aft
     assert state["seq"] == 7
     assert next(m for m in state["messages"] if m["id"] == reply.pk)["content"] == "Reply so far"
     # A client resuming from it skips the deltas already in that text, though the conversation row says 3.
-    frames = [state, {"type": "turn.delta", "message": reply.pk, "seq": 6, "text": " so far"},
-              {"type": "turn.delta", "message": reply.pk, "seq": 8, "text": "!"},
-              {"type": "turn.done", "message": reply.pk}]
+    frames = [
+        state,
+        {"type": "turn.delta", "message": reply.pk, "seq": 6, "text": " so far"},
+        {"type": "turn.delta", "message": reply.pk, "seq": 8, "text": "!"},
+        {"type": "turn.done", "message": reply.pk},
+    ]
     assert streamed_text_of(frames, reply.pk) == "Reply so far!"
     await socket.close()
 
@@ -294,9 +314,16 @@ async def test_a_reply_runs_when_the_socket_that_started_it_is_gone_before_its_r
 
     models = await catalog.language_models_or_none()
     started = await database(turn_start)(
-        user=alice, client_id=str(uuid.uuid4()), conversation_id=None, parent_id=None,
-        text="Nobody is watching [[sim tokens=5]]", model=MODEL, options={}, models=models,
-        socket="a-socket-that-closed")
+        user=alice,
+        client_id=str(uuid.uuid4()),
+        conversation_id=None,
+        parent_id=None,
+        text="Nobody is watching [[sim tokens=5]]",
+        model=MODEL,
+        options={},
+        models=models,
+        socket="a-socket-that-closed",
+    )
     runner.start(started.assistant_message.pk)
     message = started.assistant_message
     for _ in range(300):
@@ -308,7 +335,8 @@ async def test_a_reply_runs_when_the_socket_that_started_it_is_gone_before_its_r
 
 
 async def test_no_delta_frame_carries_more_than_the_bounded_piece_however_much_arrives_at_once(
-        alice, socket_for, monkeypatch):
+    alice, socket_for, monkeypatch
+):
     from chat import frames
 
     monkeypatch.setattr(frames, "DELTA_MAX_CHARS", 40)  # so that a short reply arrives in pieces

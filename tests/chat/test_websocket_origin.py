@@ -13,8 +13,9 @@ from .conftest import session_cookie
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-async def opens(user, *, host: str = "localhost:8000", origin: str | None, extra: tuple = (),
-                scheme: str = "ws") -> bool:
+async def opens(
+    user, *, host: str = "localhost:8000", origin: str | None, extra: tuple = (), scheme: str = "ws"
+) -> bool:
     """Whether a signed-in handshake to ``host`` with this Origin is accepted."""
     from webapp.asgi import application
 

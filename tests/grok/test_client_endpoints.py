@@ -12,9 +12,27 @@ import httpx
 import pytest
 from PIL import Image
 
-from chat.grok import (ChatRequest, Citation, Completed, Failed, FunctionCall, GrokClient, GrokError, ImageInput,
-                       ImageRequest, Message, ProviderConfig, ReasoningDelta, ResponsesRequest, RetryPolicy, Started,
-                       TextDelta, ToolProgress, Usage, function_tool)
+from chat.grok import (
+    ChatRequest,
+    Citation,
+    Completed,
+    Failed,
+    FunctionCall,
+    GrokClient,
+    GrokError,
+    ImageInput,
+    ImageRequest,
+    Message,
+    ProviderConfig,
+    ReasoningDelta,
+    ResponsesRequest,
+    RetryPolicy,
+    Started,
+    TextDelta,
+    ToolProgress,
+    Usage,
+    function_tool,
+)
 from chat.grok.models import find_spec
 
 from .helpers import collect, nonce
@@ -23,8 +41,9 @@ MODEL = "grok-4.3"
 NON_REASONING = "grok-4.20-0309-non-reasoning"
 RAW_REASONING = "grok-build-0.1"
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05)
-WEATHER = function_tool("get_weather", {"type": "object", "properties": {"city": {"type": "string"},
-                                                                         "unit": {"type": "string"}}})
+WEATHER = function_tool(
+    "get_weather", {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}}}
+)
 VERTEX_PATH = "/v1/projects/p/locations/global/endpoints/openapi"
 
 
@@ -52,9 +71,11 @@ def api_requests(simulator) -> int:
 
 def price_ticks(model: str, usage: Usage) -> int:
     spec = find_spec(model)
-    return ((usage.input_tokens - usage.cached_input_tokens) * spec.prompt_price
-            + usage.cached_input_tokens * spec.cached_prompt_price
-            + usage.billed_output_tokens * spec.completion_price)
+    return (
+        (usage.input_tokens - usage.cached_input_tokens) * spec.prompt_price
+        + usage.cached_input_tokens * spec.cached_prompt_price
+        + usage.billed_output_tokens * spec.completion_price
+    )
 
 
 def png_data_url(size: tuple[int, int] = (64, 48)) -> str:
@@ -93,12 +114,15 @@ async def test_a_reply_carries_its_text_id_model_and_normalised_usage(client):
 
 async def test_the_cost_follows_the_grok_4_3_price_list(client):
     first = await client.responses_create(ResponsesRequest(MODEL, "Price this first turn."))
-    second = await client.responses_create(ResponsesRequest(MODEL, "And this one.",
-                                                            previous_response_id=first.response_id))
+    second = await client.responses_create(
+        ResponsesRequest(MODEL, "And this one.", previous_response_id=first.response_id)
+    )
     for usage in (first.usage, second.usage):
-        assert usage.cost_ticks == ((usage.input_tokens - usage.cached_input_tokens) * 12_500
-                                    + usage.cached_input_tokens * 2_000
-                                    + (usage.output_tokens + usage.reasoning_tokens) * 25_000)
+        assert usage.cost_ticks == (
+            (usage.input_tokens - usage.cached_input_tokens) * 12_500
+            + usage.cached_input_tokens * 2_000
+            + (usage.output_tokens + usage.reasoning_tokens) * 25_000
+        )
         assert usage.cost_ticks == price_ticks(MODEL, usage)
 
 
@@ -145,8 +169,9 @@ async def test_a_non_reasoning_model_streams_no_reasoning(client):
 
 async def test_a_chained_turn_sees_the_earlier_turns(client):
     first = await client.responses_create(ResponsesRequest(MODEL, "Remember the number seven."))
-    second = await client.responses_create(ResponsesRequest(MODEL, "Which number was it?",
-                                                            previous_response_id=first.response_id))
+    second = await client.responses_create(
+        ResponsesRequest(MODEL, "Which number was it?", previous_response_id=first.response_id)
+    )
     assert second.text.startswith("Reply to turn 2")
     assert second.usage.cached_input_tokens > 0
     assert second.usage.input_tokens > first.usage.input_tokens
@@ -202,18 +227,25 @@ async def test_a_function_call_round_trip_ends_in_an_answer_from_the_tool_result
     assert set(json.loads(call.arguments)) == {"city", "unit"}
     assert isinstance(done, Completed) and done.function_calls == (call,)
 
-    output = {"type": "function_call_output", "call_id": call.call_id, "output": "{\"temp_c\": 18}"}
-    answer = await client.responses_create(ResponsesRequest(MODEL, (output,), tools=(WEATHER,),
-                                                            previous_response_id=done.response_id))
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": '{"temp_c": 18}'}
+    answer = await client.responses_create(
+        ResponsesRequest(MODEL, (output,), tools=(WEATHER,), previous_response_id=done.response_id)
+    )
     assert answer.text.startswith("Based on the tool result")
     assert answer.function_calls == ()
 
 
 async def test_a_json_schema_reply_parses_to_an_object_with_the_schema_properties(client):
-    schema = {"type": "object", "properties": {"title": {"type": "string"}, "score": {"type": "integer"}},
-              "required": ["title", "score"]}
-    done = await client.responses_create(ResponsesRequest(
-        MODEL, "Rate this film.", text_format={"type": "json_schema", "name": "rating", "schema": schema}))
+    schema = {
+        "type": "object",
+        "properties": {"title": {"type": "string"}, "score": {"type": "integer"}},
+        "required": ["title", "score"],
+    }
+    done = await client.responses_create(
+        ResponsesRequest(
+            MODEL, "Rate this film.", text_format={"type": "json_schema", "name": "rating", "schema": schema}
+        )
+    )
     value = json.loads(done.text)
     assert isinstance(value, dict) and set(value) == {"title", "score"}
 
@@ -233,8 +265,9 @@ async def test_max_output_tokens_leaves_the_reply_incomplete(client):
 
 async def test_an_effort_the_model_rejects_fails_once_with_a_400(client, simulator):
     tag = nonce()
-    error = await expect_error(client.responses_create(
-        ResponsesRequest("grok-4.20", f"Think hard {tag}", reasoning_effort="low")))
+    error = await expect_error(
+        client.responses_create(ResponsesRequest("grok-4.20", f"Think hard {tag}", reasoning_effort="low"))
+    )
     assert error.status == 400 and error.retryable is False
     assert "reasoning.effort" in error.message
     assert [r["status"] for r in simulator.requests_with(tag)] == [400]
@@ -251,8 +284,13 @@ async def test_an_unknown_model_is_a_404_that_is_not_retried(client, simulator):
 async def test_instructions_cannot_be_combined_with_previous_response_id(client, simulator):
     first = await client.responses_create(ResponsesRequest(MODEL, "Start a thread."))
     tag = nonce()
-    error = await expect_error(client.responses_create(ResponsesRequest(
-        MODEL, f"Continue {tag}.", instructions="Be terse.", previous_response_id=first.response_id)))
+    error = await expect_error(
+        client.responses_create(
+            ResponsesRequest(
+                MODEL, f"Continue {tag}.", instructions="Be terse.", previous_response_id=first.response_id
+            )
+        )
+    )
     assert error.status == 400 and error.retryable is False
     assert "instructions" in error.message
     assert [r["status"] for r in simulator.requests_with(tag)] == [400]
@@ -294,7 +332,8 @@ async def test_an_image_in_a_chat_message_adds_image_tokens(client, streamed):
     text = "What colour is this picture?"
     plain = await chat_completed(client, ChatRequest(MODEL, (Message("user", text),)), streamed)
     pictured = await chat_completed(
-        client, ChatRequest(MODEL, (Message("user", text, images=(ImageInput(png_data_url()),)),)), streamed)
+        client, ChatRequest(MODEL, (Message("user", text, images=(ImageInput(png_data_url()),)),)), streamed
+    )
     assert plain.usage.image_tokens == 0
     assert pictured.usage.image_tokens == 512  # one 448-pixel tile: (1 + 1) * 256
     assert pictured.usage.input_tokens == plain.usage.input_tokens + pictured.usage.image_tokens
@@ -320,8 +359,9 @@ async def test_a_deferred_completion_is_pending_then_ready_once_then_gone(client
 
 
 async def test_images_come_back_as_base64_pngs_with_a_cost(client):
-    result = await client.images_generate(ImageRequest("grok-imagine-image", "A lighthouse at dusk", n=2,
-                                                       response_format="b64_json"))
+    result = await client.images_generate(
+        ImageRequest("grok-imagine-image", "A lighthouse at dusk", n=2, response_format="b64_json")
+    )
     assert len(result.images) == 2
     for image in result.images:
         assert image.mime_type == "image/png" and image.url is None

@@ -9,8 +9,17 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from chat.grok import (Completed, Failed, GrokClient, GrokError, ProviderConfig, ResponsesRequest, RetryPolicy,
-                       TextDelta, Timeouts)
+from chat.grok import (
+    Completed,
+    Failed,
+    GrokClient,
+    GrokError,
+    ProviderConfig,
+    ResponsesRequest,
+    RetryPolicy,
+    TextDelta,
+    Timeouts,
+)
 from chat.grok.transport import AsyncioTransport
 
 from .helpers import collect, last, nonce
@@ -46,9 +55,9 @@ async def test_a_transient_failure_is_retried_until_it_succeeds(simulator, clien
     done = await client.responses_create(ask(tag, f"fail={status} times=2"))
 
     assert done.text.startswith("Reply to turn 1")
-    assert [r["status"] for r in simulator.requests_with(tag)] == [429 if status == "429" else
-                                                                   200 if status == "error200" else
-                                                                   int(status)] * 2 + [200]
+    assert [r["status"] for r in simulator.requests_with(tag)] == [
+        429 if status == "429" else 200 if status == "error200" else int(status)
+    ] * 2 + [200]
 
 
 @pytest.mark.parametrize("status", ["429", "503", "error200"])
@@ -80,8 +89,9 @@ async def test_retry_after_as_an_http_date_is_honoured(simulator, client):
 
 
 async def test_a_retry_after_longer_than_the_budget_gives_up_at_once_with_the_wait(simulator, http):
-    client = GrokClient(ProviderConfig.xai("xai-test", base_url=simulator.v1), http=http,
-                        retry=RetryPolicy(max_total=5))
+    client = GrokClient(
+        ProviderConfig.xai("xai-test", base_url=simulator.v1), http=http, retry=RetryPolicy(max_total=5)
+    )
     tag = nonce()
     with pytest.raises(GrokError) as caught:
         await client.responses_create(ask(tag, "fail=429 retry_after=30"))
@@ -115,8 +125,9 @@ async def test_a_persistent_200_with_an_error_body_ends_the_stream_with_failed(s
     assert len(simulator.requests_with(tag)) == FAST.max_attempts
 
 
-@pytest.mark.parametrize("status,code", [("400", "invalid_request"), ("403", "permission_denied"),
-                                         ("404", "not_found")])
+@pytest.mark.parametrize(
+    "status,code", [("400", "invalid_request"), ("403", "permission_denied"), ("404", "not_found")]
+)
 async def test_client_errors_are_never_retried(simulator, client, status, code):
     tag = nonce()
     with pytest.raises(GrokError) as caught:
@@ -174,16 +185,18 @@ async def test_a_connection_dropped_before_any_event_is_retried(simulator, clien
 
 
 async def test_a_slow_stream_longer_than_the_read_timeout_but_never_silent_that_long_completes(simulator, http):
-    client = GrokClient(ProviderConfig.xai("xai-test", base_url=simulator.v1), http=http, retry=FAST,
-                        timeouts=Timeouts(read=0.5))
+    client = GrokClient(
+        ProviderConfig.xai("xai-test", base_url=simulator.v1), http=http, retry=FAST, timeouts=Timeouts(read=0.5)
+    )
     events = await collect(client.responses_stream(ask(nonce(), "tokens=12 tps=8")))  # 1.5 s, 125 ms apart
 
     assert isinstance(last(events), Completed)
 
 
 async def test_a_stall_longer_than_the_read_timeout_fails_without_a_retry(simulator, http):
-    client = GrokClient(ProviderConfig.xai("xai-test", base_url=simulator.v1), http=http, retry=FAST,
-                        timeouts=Timeouts(read=0.5))
+    client = GrokClient(
+        ProviderConfig.xai("xai-test", base_url=simulator.v1), http=http, retry=FAST, timeouts=Timeouts(read=0.5)
+    )
     tag = nonce()
     events = await collect(client.responses_stream(ask(tag, "tokens=20 stall_ms=3000")))
 
@@ -231,8 +244,9 @@ async def test_chat_streams_follow_the_same_rules(simulator, client):
 async def test_an_unreachable_upstream_is_a_retryable_connection_error(http):
     from tests.conftest import free_port
 
-    client = GrokClient(ProviderConfig.xai("xai-test", base_url=f"http://127.0.0.1:{free_port()}/v1"), http=http,
-                        retry=FAST)
+    client = GrokClient(
+        ProviderConfig.xai("xai-test", base_url=f"http://127.0.0.1:{free_port()}/v1"), http=http, retry=FAST
+    )
     with pytest.raises(GrokError) as caught:
         await client.models()
 

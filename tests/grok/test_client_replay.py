@@ -7,8 +7,20 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from chat.grok import (ChatRequest, Citation, Completed, FunctionCall, GrokClient, Message, ProviderConfig,
-                       ReasoningDelta, ResponsesRequest, Started, TextDelta, ToolProgress)
+from chat.grok import (
+    ChatRequest,
+    Citation,
+    Completed,
+    FunctionCall,
+    GrokClient,
+    Message,
+    ProviderConfig,
+    ReasoningDelta,
+    ResponsesRequest,
+    Started,
+    TextDelta,
+    ToolProgress,
+)
 
 from .helpers import collect, last
 
@@ -50,9 +62,13 @@ async def test_web_search_reports_progress_and_citations_after_the_text(client):
     assert progress and all(p.tool == "web_search" and p.status == "completed" for p in progress)
     assert progress[0].detail == "what is xAI"
     citations = [e for e in events if isinstance(e, Citation)]
-    assert [c.url for c in citations] == ["https://x.ai/", "https://x.ai/company",
-                                          "https://en.wikipedia.org/wiki/XAI_(company)", "https://x.ai/news",
-                                          "https://x.ai/api"]
+    assert [c.url for c in citations] == [
+        "https://x.ai/",
+        "https://x.ai/company",
+        "https://en.wikipedia.org/wiki/XAI_(company)",
+        "https://x.ai/news",
+        "https://x.ai/api",
+    ]
     last_delta = max(i for i, e in enumerate(events) if isinstance(e, TextDelta))
     assert events.index(citations[0]) > last_delta
     done = last(events)
@@ -99,8 +115,12 @@ async def test_chat_reasoning_content_and_usage_normalise_like_responses(client)
     assert done.finish_reason == "stop"
     # Chat's completion_tokens (1) excludes the 290 reasoning tokens; total 303 = 12 + 1 + 290.
     usage = done.usage
-    assert (usage.input_tokens, usage.cached_input_tokens, usage.output_tokens, usage.reasoning_tokens) == \
-        (12, 11, 1, 290)
+    assert (usage.input_tokens, usage.cached_input_tokens, usage.output_tokens, usage.reasoning_tokens) == (
+        12,
+        11,
+        1,
+        290,
+    )
     assert usage.total_tokens == 303
     assert usage.cost_usd == Decimal("0.000146625")
 
@@ -123,11 +143,39 @@ def test_tool_call_arguments_fragmented_by_a_gateway_are_joined_by_index():
 
     parser = ChatStreamParser()
     chunks = [
-        {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [
-            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{\"ci"}},
-            {"index": 1, "id": "call_2", "type": "function", "function": {"name": "time", "arguments": "{}"}}]}}]},
-        {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"tool_calls": [
-            {"index": 0, "function": {"arguments": "ty\":\"Paris\"}"}}]}}]},
+        {
+            "id": "c1",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": "weather", "arguments": '{"ci'},
+                            },
+                            {
+                                "index": 1,
+                                "id": "call_2",
+                                "type": "function",
+                                "function": {"name": "time", "arguments": "{}"},
+                            },
+                        ],
+                    },
+                }
+            ],
+        },
+        {
+            "id": "c1",
+            "model": "m",
+            "choices": [
+                {"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": 'ty":"Paris"}'}}]}}
+            ],
+        },
         {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
     ]
     for chunk in chunks:
@@ -136,4 +184,6 @@ def test_tool_call_arguments_fragmented_by_a_gateway_are_joined_by_index():
 
     assert isinstance(done, Completed)
     assert [(c.call_id, c.name, c.arguments) for c in done.function_calls] == [
-        ("call_1", "weather", '{"city":"Paris"}'), ("call_2", "time", "{}")]
+        ("call_1", "weather", '{"city":"Paris"}'),
+        ("call_2", "time", "{}"),
+    ]

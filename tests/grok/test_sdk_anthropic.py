@@ -53,8 +53,9 @@ def test_a_message_has_a_text_block_usage_and_an_end_turn(client, simulator):
 
 
 def test_the_echo_directive_makes_the_reply_exactly_the_user_text(client):
-    message = client.messages.create(model=NON_REASONING, max_tokens=512,
-                                     messages=user("Exactly these words, please. [[sim echo=1]]"))
+    message = client.messages.create(
+        model=NON_REASONING, max_tokens=512, messages=user("Exactly these words, please. [[sim echo=1]]")
+    )
 
     assert texts(message) == "Exactly these words, please."
     assert message.stop_reason == "end_turn"
@@ -62,10 +63,15 @@ def test_the_echo_directive_makes_the_reply_exactly_the_user_text(client):
 
 def test_a_system_prompt_and_earlier_turns_are_accepted(client):
     message = client.messages.create(
-        model=NON_REASONING, max_tokens=512, system="You are terse.",
-        messages=[{"role": "user", "content": "First question."},
-                  {"role": "assistant", "content": "First answer."},
-                  {"role": "user", "content": [{"type": "text", "text": unique("Second question.")}]}])
+        model=NON_REASONING,
+        max_tokens=512,
+        system="You are terse.",
+        messages=[
+            {"role": "user", "content": "First question."},
+            {"role": "assistant", "content": "First answer."},
+            {"role": "user", "content": [{"type": "text", "text": unique("Second question.")}]},
+        ],
+    )
 
     assert texts(message).startswith("Reply to turn 2")
 
@@ -85,8 +91,9 @@ def test_a_streamed_message_matches_the_whole_one(client):
 
 
 def test_a_streamed_echo_reply_is_the_user_text(client):
-    with client.messages.stream(model=REASONING, max_tokens=512,
-                                messages=user("Streamed words, exactly. [[sim echo=1]]")) as stream:
+    with client.messages.stream(
+        model=REASONING, max_tokens=512, messages=user("Streamed words, exactly. [[sim echo=1]]")
+    ) as stream:
         streamed = "".join(stream.text_stream)
         final = stream.get_final_message()
 
@@ -115,8 +122,9 @@ def test_a_streamed_reasoning_message_also_thinks_first(client):
 
 
 def test_a_prompt_naming_a_tool_gets_a_tool_use_block(client):
-    message = client.messages.create(model=REASONING, max_tokens=512, tools=[WEATHER_TOOL],
-                                     messages=user(unique("Use get_weather for Paris.")))
+    message = client.messages.create(
+        model=REASONING, max_tokens=512, tools=[WEATHER_TOOL], messages=user(unique("Use get_weather for Paris."))
+    )
 
     calls = [block for block in message.content if block.type == "tool_use"]
     assert len(calls) == 1
@@ -127,8 +135,9 @@ def test_a_prompt_naming_a_tool_gets_a_tool_use_block(client):
 
 
 def test_a_streamed_tool_use_arrives_whole(client):
-    with client.messages.stream(model=NON_REASONING, max_tokens=512, tools=[WEATHER_TOOL],
-                                messages=user(unique("Call get_weather please."))) as stream:
+    with client.messages.stream(
+        model=NON_REASONING, max_tokens=512, tools=[WEATHER_TOOL], messages=user(unique("Call get_weather please."))
+    ) as stream:
         final = stream.get_final_message()
 
     assert [block.type for block in final.content] == ["tool_use"]
@@ -138,16 +147,24 @@ def test_a_streamed_tool_use_arrives_whole(client):
 
 
 def test_a_tool_result_turn_gets_a_text_answer(client):
-    first = client.messages.create(model=NON_REASONING, max_tokens=512, tools=[WEATHER_TOOL],
-                                   messages=user(unique("Ask get_weather about Oslo.")))
+    first = client.messages.create(
+        model=NON_REASONING, max_tokens=512, tools=[WEATHER_TOOL], messages=user(unique("Ask get_weather about Oslo."))
+    )
     call = first.content[0]
 
     answer = client.messages.create(
-        model=NON_REASONING, max_tokens=512, tools=[WEATHER_TOOL],
-        messages=[*user("Ask get_weather about Oslo."),
-                  {"role": "assistant", "content": [call.model_dump()]},
-                  {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id,
-                                                "content": "4 degrees, snow"}]}])
+        model=NON_REASONING,
+        max_tokens=512,
+        tools=[WEATHER_TOOL],
+        messages=[
+            *user("Ask get_weather about Oslo."),
+            {"role": "assistant", "content": [call.model_dump()]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "4 degrees, snow"}],
+            },
+        ],
+    )
 
     assert answer.stop_reason == "end_turn"
     assert texts(answer).startswith("Based on the tool result")

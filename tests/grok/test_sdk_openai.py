@@ -130,8 +130,11 @@ def test_a_streamed_chat_completion_matches_the_whole_one_and_ends_with_usage(cl
     messages = [{"role": "user", "content": unique("Chat with me.")}]
     whole = client.chat.completions.create(model=REASONING, messages=messages)
 
-    chunks = list(client.chat.completions.create(model=REASONING, messages=messages, stream=True,
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model=REASONING, messages=messages, stream=True, stream_options={"include_usage": True}
+        )
+    )
 
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == whole.choices[0].message.content
@@ -144,8 +147,9 @@ def test_a_streamed_chat_completion_matches_the_whole_one_and_ends_with_usage(cl
 
 
 def test_chat_usage_totals_include_reasoning_tokens_outside_completion_tokens(client):
-    completion = client.chat.completions.create(model=REASONING,
-                                                messages=[{"role": "user", "content": unique("Think first.")}])
+    completion = client.chat.completions.create(
+        model=REASONING, messages=[{"role": "user", "content": unique("Think first.")}]
+    )
 
     usage = completion.usage
     reasoning = usage.completion_tokens_details.reasoning_tokens
@@ -157,7 +161,8 @@ def test_chat_usage_totals_include_reasoning_tokens_outside_completion_tokens(cl
 
 def test_a_chat_echo_reply_is_the_user_text(client):
     completion = client.chat.completions.create(
-        model=NON_REASONING, messages=[{"role": "user", "content": "Repeat me exactly. [[sim echo=1]]"}])
+        model=NON_REASONING, messages=[{"role": "user", "content": "Repeat me exactly. [[sim echo=1]]"}]
+    )
 
     assert completion.choices[0].message.content == "Repeat me exactly."
     assert completion.usage.completion_tokens_details.reasoning_tokens == 0
@@ -173,8 +178,12 @@ def open_png(raw: bytes) -> Image.Image:
 
 
 def test_an_image_comes_back_as_base64_png_in_the_requested_aspect_ratio(client):
-    result = client.images.generate(model="grok-imagine-image", prompt="A lighthouse at dusk",
-                                    response_format="b64_json", extra_body={"aspect_ratio": "16:9"})
+    result = client.images.generate(
+        model="grok-imagine-image",
+        prompt="A lighthouse at dusk",
+        response_format="b64_json",
+        extra_body={"aspect_ratio": "16:9"},
+    )
 
     item = result.data[0]
     image = open_png(base64.b64decode(item.b64_json))
@@ -184,8 +193,9 @@ def test_an_image_comes_back_as_base64_png_in_the_requested_aspect_ratio(client)
 
 
 def test_an_image_url_by_default_downloads_as_a_png(client):
-    result = client.images.generate(model="grok-imagine-image", prompt="A harbour in fog",
-                                    extra_body={"aspect_ratio": "16:9"})
+    result = client.images.generate(
+        model="grok-imagine-image", prompt="A harbour in fog", extra_body={"aspect_ratio": "16:9"}
+    )
 
     item = result.data[0]
     assert item.b64_json is None

@@ -33,7 +33,7 @@ def chat_body(text: str, model: str = REASONING, **extra) -> dict:
 
 def data_lines(response: httpx.Response) -> list[str]:
     """The payload of every SSE ``data:`` line, in order."""
-    return [line[len("data: "):] for line in response.text.splitlines() if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in response.text.splitlines() if line.startswith("data: ")]
 
 
 def events(response: httpx.Response) -> list[dict]:
@@ -59,8 +59,9 @@ def test_it_answers_401_without_an_authorization_header(simulator):
 
 
 def test_it_rejects_an_unknown_key_with_a_flat_400(http):
-    response = http.post("/v1/responses", json={"model": REASONING, "input": "Hi"},
-                         headers={"Authorization": "Bearer xai-bad-1"})
+    response = http.post(
+        "/v1/responses", json={"model": REASONING, "input": "Hi"}, headers={"Authorization": "Bearer xai-bad-1"}
+    )
 
     message = assert_flat_error(response, 400, INVALID)
     assert message.startswith("Incorrect API key provided: ")
@@ -68,14 +69,14 @@ def test_it_rejects_an_unknown_key_with_a_flat_400(http):
 
 
 def test_it_answers_404_for_an_unknown_model(http):
-    message = assert_flat_error(http.post("/v1/responses", json={"model": "grok-nope", "input": "Hi"}),
-                                404, NOT_FOUND)
+    message = assert_flat_error(http.post("/v1/responses", json={"model": "grok-nope", "input": "Hi"}), 404, NOT_FOUND)
     assert "grok-nope" in message
 
 
 def test_it_answers_404_for_a_deprecated_model(http):
-    message = assert_flat_error(http.post("/v1/chat/completions", json=chat_body("Hi", model="grok-beta")),
-                                404, NOT_FOUND)
+    message = assert_flat_error(
+        http.post("/v1/chat/completions", json=chat_body("Hi", model="grok-beta")), 404, NOT_FOUND
+    )
     assert "deprecated" in message
 
 
@@ -84,23 +85,26 @@ def test_it_answers_404_in_the_flat_shape_for_a_wrong_url(http):
 
 
 def test_it_answers_415_without_a_json_content_type(http):
-    response = http.post("/v1/responses", content=json.dumps({"model": REASONING, "input": "Hi"}),
-                         headers={"Content-Type": "text/plain"})
+    response = http.post(
+        "/v1/responses", content=json.dumps({"model": REASONING, "input": "Hi"}), headers={"Content-Type": "text/plain"}
+    )
 
     assert response.status_code == 415
 
 
 def test_it_answers_400_in_plain_text_for_json_it_cannot_parse(http):
-    response = http.post("/v1/responses", content=b'{"model": "grok-4.3", "input":',
-                         headers={"Content-Type": "application/json"})
+    response = http.post(
+        "/v1/responses", content=b'{"model": "grok-4.3", "input":', headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text.startswith("Failed to parse the request body as JSON")
 
 
-@pytest.mark.parametrize("content", [b'{"input": "Hi"}', b'{"model": "grok-4.3", "input": 42}'],
-                         ids=["missing-model", "wrong-type"])
+@pytest.mark.parametrize(
+    "content", [b'{"input": "Hi"}', b'{"model": "grok-4.3", "input": 42}'], ids=["missing-model", "wrong-type"]
+)
 def test_it_answers_422_in_plain_text_for_a_body_of_the_wrong_shape(http, content):
     response = http.post("/v1/responses", content=content, headers={"Content-Type": "application/json"})
 
@@ -117,8 +121,9 @@ def test_a_reasoning_model_rejects_penalties_and_stop(http, extra):
 
 
 def test_a_non_reasoning_model_accepts_penalties_and_stop(http):
-    response = http.post("/v1/chat/completions",
-                         json=chat_body("Hi", model=NON_REASONING, presence_penalty=0.5, stop=["END"]))
+    response = http.post(
+        "/v1/chat/completions", json=chat_body("Hi", model=NON_REASONING, presence_penalty=0.5, stop=["END"])
+    )
 
     assert response.status_code == 200
 
@@ -133,15 +138,18 @@ def test_it_rejects_a_reasoning_effort_the_model_does_not_take(http, model, effo
 def test_it_rejects_instructions_with_a_previous_response_id(http):
     first = http.post("/v1/responses", json={"model": REASONING, "input": unique("Hi")}).json()
 
-    response = http.post("/v1/responses", json={"model": REASONING, "input": "Again", "instructions": "Be terse.",
-                                                "previous_response_id": first["id"]})
+    response = http.post(
+        "/v1/responses",
+        json={"model": REASONING, "input": "Again", "instructions": "Be terse.", "previous_response_id": first["id"]},
+    )
 
     assert_flat_error(response, 400, INVALID)
 
 
 def test_it_answers_404_for_an_unknown_previous_response_id(http):
-    response = http.post("/v1/responses", json={"model": REASONING, "input": "Hi",
-                                                "previous_response_id": str(uuid.uuid4())})
+    response = http.post(
+        "/v1/responses", json={"model": REASONING, "input": "Hi", "previous_response_id": str(uuid.uuid4())}
+    )
 
     assert_flat_error(response, 404, NOT_FOUND)
 
@@ -155,9 +163,11 @@ def reply(http, turns: list[dict]) -> str:
 
 
 def test_the_same_input_gives_the_same_reply_and_an_earlier_change_changes_it(http):
-    turns = [{"role": "user", "content": unique("Plan the week.")},
-             {"role": "assistant", "content": "Monday first."},
-             {"role": "user", "content": "And then?"}]
+    turns = [
+        {"role": "user", "content": unique("Plan the week.")},
+        {"role": "assistant", "content": "Monday first."},
+        {"role": "user", "content": "And then?"},
+    ]
     changed = [turns[0], {"role": "assistant", "content": "Tuesday first."}, turns[2]]
 
     assert reply(http, turns) == reply(http, turns)
@@ -183,8 +193,9 @@ def test_usage_agrees_with_the_tokenizer_and_the_stream(http):
 
 
 def test_a_chat_stream_has_xais_chunk_shape(http):
-    response = http.post("/v1/chat/completions",
-                         json=chat_body(unique("Stream."), stream=True, stream_options={"include_usage": True}))
+    response = http.post(
+        "/v1/chat/completions", json=chat_body(unique("Stream."), stream=True, stream_options={"include_usage": True})
+    )
 
     assert response.headers["content-type"].startswith("text/event-stream")
     assert "event:" not in response.text
@@ -270,8 +281,11 @@ def test_vertex_rejects_a_model_without_the_publisher_prefix(http):
 
 
 def test_vertex_accepts_a_publisher_prefixed_model(http):
-    response = http.post(VERTEX, json=chat_body(unique("Hi"), model="xai/grok-4.3"),
-                         headers={"Authorization": "Bearer ya29.google-token"})
+    response = http.post(
+        VERTEX,
+        json=chat_body(unique("Hi"), model="xai/grok-4.3"),
+        headers={"Authorization": "Bearer ya29.google-token"},
+    )
 
     assert response.status_code == 200
     assert response.json()["object"] == "chat.completion"
@@ -279,8 +293,9 @@ def test_vertex_accepts_a_publisher_prefixed_model(http):
 
 
 def test_vertex_answers_401_to_an_expired_token(http):
-    response = http.post(VERTEX, json=chat_body("Hi", model="xai/grok-4.3"),
-                         headers={"Authorization": "Bearer expired-token"})
+    response = http.post(
+        VERTEX, json=chat_body("Hi", model="xai/grok-4.3"), headers={"Authorization": "Bearer expired-token"}
+    )
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == 401
@@ -290,8 +305,17 @@ def test_vertex_answers_401_to_an_expired_token(http):
 
 
 def test_web_search_citations_come_after_the_text_and_before_it_is_done(http):
-    stream = events(http.post("/v1/responses", json={"model": REASONING, "input": unique("Latest news?"),
-                                                     "tools": [{"type": "web_search"}], "stream": True}))
+    stream = events(
+        http.post(
+            "/v1/responses",
+            json={
+                "model": REASONING,
+                "input": unique("Latest news?"),
+                "tools": [{"type": "web_search"}],
+                "stream": True,
+            },
+        )
+    )
     types = [event["type"] for event in stream]
 
     annotations = [n for n, kind in enumerate(types) if kind == "response.output_text.annotation.added"]
@@ -304,10 +328,11 @@ def test_web_search_citations_come_after_the_text_and_before_it_is_done(http):
 
 
 def test_messages_accepts_the_x_api_key_header(simulator):
-    response = httpx.post(simulator.v1 + "/messages",
-                          json={"model": NON_REASONING, "max_tokens": 64,
-                                "messages": [{"role": "user", "content": unique("Hi")}]},
-                          headers={"x-api-key": "xai-test", "anthropic-version": "2023-06-01"})
+    response = httpx.post(
+        simulator.v1 + "/messages",
+        json={"model": NON_REASONING, "max_tokens": 64, "messages": [{"role": "user", "content": unique("Hi")}]},
+        headers={"x-api-key": "xai-test", "anthropic-version": "2023-06-01"},
+    )
 
     assert response.status_code == 200
     assert response.json()["type"] == "message"

@@ -24,8 +24,12 @@ def run_simulator():
         env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
         if key:
             env[KEY_ENV] = key
-        process = subprocess.Popen([sys.executable, "-m", "chat.grok.simulator", "--port", str(port), *args],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chat.grok.simulator", "--port", str(port), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url + "/sim/health", process, "the simulator")
@@ -38,8 +42,11 @@ def run_simulator():
 
 
 def ask(url: str, key: str, text: str) -> httpx.Response:
-    return httpx.post(url + "/v1/responses", headers={"Authorization": f"Bearer {key}"},
-                      json={"model": "grok-4.3", "input": text, "store": True})
+    return httpx.post(
+        url + "/v1/responses",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": "grok-4.3", "input": text, "store": True},
+    )
 
 
 def test_what_it_was_asked_is_not_shown_unless_inspection_is_on(run_simulator):
@@ -66,8 +73,10 @@ def test_with_a_key_it_accepts_only_that_key_and_stored_replies_are_its_own(run_
     assert ask(url, "sim-local-key", "hello").status_code == 400
     reply_id = stored.json()["id"]
     assert httpx.get(f"{url}/v1/responses/{reply_id}", headers={"Authorization": "Bearer other"}).status_code == 400
-    assert httpx.get(f"{url}/v1/responses/{reply_id}",
-                     headers={"Authorization": "Bearer per-start-key"}).status_code == 200
+    assert (
+        httpx.get(f"{url}/v1/responses/{reply_id}", headers={"Authorization": "Bearer per-start-key"}).status_code
+        == 200
+    )
 
 
 def test_its_health_proves_it_holds_the_key_without_saying_it(run_simulator):
@@ -81,7 +90,12 @@ def test_its_health_proves_it_holds_the_key_without_saying_it(run_simulator):
 def test_listening_beyond_this_machine_needs_a_key():
     env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
     # A documentation address (RFC 5737): not on this machine, so nothing could listen on it anyway.
-    result = subprocess.run([sys.executable, "-m", "chat.grok.simulator", "--host", "192.0.2.1",
-                             "--port", str(free_port())], capture_output=True, text=True, env=env, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "chat.grok.simulator", "--host", "192.0.2.1", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert result.returncode != 0
     assert KEY_ENV in result.stderr

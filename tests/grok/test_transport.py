@@ -1,13 +1,9 @@
-"""The asyncio transport over TLS: a stream read from the simulator through a local TLS
-terminator, with a certificate the client must verify."""
+"""The asyncio transport: streams read whole, connections handed back, and TLS (through
+a local terminator in front of the simulator, with a certificate the client must verify)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ssl
-import subprocess
-from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -15,57 +11,69 @@ import pytest
 from chat.grok import Completed, GrokClient, ProviderConfig, ResponsesRequest, TextDelta
 from chat.grok.transport import AsyncioTransport
 
+from .forward_proxy import forward_proxy
+from .tls import self_signed, tls_terminator
+
 
 @pytest.fixture
-def certificate(tmp_path):
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                   check=True, capture_output=True)
-    return key, cert
+def certificates(tmp_path):
+    return self_signed(tmp_path)
 
 
-@contextlib.asynccontextmanager
-async def tls_terminator(certificate, upstream: str):
-    """HTTPS on a local port, relayed byte for byte to the simulator's plain HTTP."""
-    key, cert = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    target = urlparse(upstream)
-
-    async def pipe(reader, writer):
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, ssl.SSLError):
-            pass
-        finally:
-            writer.close()
-
-    async def handle(client_reader, client_writer):
-        up_reader, up_writer = await asyncio.open_connection(target.hostname, target.port)
-        await asyncio.gather(pipe(client_reader, up_writer), pipe(up_reader, client_writer))
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
-    async with server:
-        yield f"https://localhost:{server.sockets[0].getsockname()[1]}/v1"
-
-
-async def test_a_reply_streams_whole_over_verified_tls(simulator, certificate):
-    async with tls_terminator(certificate, simulator.url) as base_url:
-        verify = ssl.create_default_context(cafile=str(certificate[1]))
+async def test_a_reply_streams_whole_over_verified_tls(simulator, certificates):
+    async with tls_terminator(certificates, simulator.url) as base_url:
+        verify = ssl.create_default_context(cafile=str(certificates.ca))
         async with httpx.AsyncClient(transport=AsyncioTransport(verify=verify)) as http:
             client = GrokClient(ProviderConfig.gateway(base_url, "xai-test"), http=http)
-            events = [e async for e in client.responses_stream(
-                ResponsesRequest(model="grok-4.3", input="Over TLS [[sim tokens=30]]"))]
+            events = [
+                e
+                async for e in client.responses_stream(
+                    ResponsesRequest(model="grok-4.3", input="Over TLS [[sim tokens=30]]")
+                )
+            ]
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert isinstance(events[-1], Completed)
     assert text == events[-1].text and text.startswith("Reply to turn 1")
 
 
-async def test_an_unverifiable_certificate_is_refused(simulator, certificate):
-    async with tls_terminator(certificate, simulator.url) as base_url, \
-            httpx.AsyncClient(transport=AsyncioTransport()) as http:  # the system's CAs only
+async def test_an_unverifiable_certificate_is_refused(simulator, certificates):
+    async with (
+        tls_terminator(certificates, simulator.url) as base_url,
+        httpx.AsyncClient(transport=AsyncioTransport()) as http,
+    ):  # the system's CAs only
         with pytest.raises(httpx.ConnectError):
             await http.get(base_url + "/models")
+
+
+async def test_a_reply_left_half_read_hands_its_connection_back(simulator):
+    # One connection in the pool: were it kept by the abandoned reply, the next request
+    # would wait for it until the pool timeout.
+    transport = AsyncioTransport(limits=httpx.Limits(max_connections=1))
+    async with httpx.AsyncClient(
+        transport=transport, timeout=httpx.Timeout(10, pool=5), headers={"Authorization": "Bearer xai-test"}
+    ) as http:
+        for turn in range(3):
+            body = {"model": "grok-4.3", "stream": True, "input": f"Half read {turn} [[sim tokens=200]]"}
+            async with http.stream("POST", simulator.v1 + "/responses", json=body) as response:
+                async for _ in response.aiter_raw():
+                    break
+        assert (await http.get(simulator.v1 + "/models")).status_code == 200
+
+
+async def test_a_reply_streams_whole_through_an_https_proxy(simulator, certificates):
+    # TLS to the proxy, then TLS to the server inside that tunnel.
+    verify = ssl.create_default_context(cafile=str(certificates.ca))
+    async with tls_terminator(certificates, simulator.url) as base_url, forward_proxy(tls=certificates) as proxy:
+        transport = AsyncioTransport(verify=verify, proxy=httpx.Proxy(proxy.url, ssl_context=verify))
+        async with httpx.AsyncClient(transport=transport) as http:
+            client = GrokClient(ProviderConfig.gateway(base_url, "xai-test"), http=http)
+            events = [
+                e
+                async for e in client.responses_stream(
+                    ResponsesRequest(model="grok-4.3", input="Through an HTTPS proxy [[sim tokens=30]]")
+                )
+            ]
+
+    assert isinstance(events[-1], Completed)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == events[-1].text
+    assert proxy.relayed == [f"CONNECT {base_url.removeprefix('https://').removesuffix('/v1')}"]

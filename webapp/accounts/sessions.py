@@ -22,6 +22,7 @@ def sessions_current(*, sessions: list[tuple[int, str]]) -> set[str]:
             continue
         data = store(session_key=key).load()  # empty when missing or expired
         if data.get(SESSION_KEY) == str(user_id) and constant_time_compare(
-                data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+            data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
+        ):
             current.add(key)
     return current

@@ -16,20 +16,31 @@ from .proof import KEY_ENV
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SimConfig]:
     defaults = SimConfig()
-    parser = argparse.ArgumentParser(prog="python -m chat.grok.simulator",
-                                     description="A local, deterministic simulator of the xAI API.")
+    parser = argparse.ArgumentParser(
+        prog="python -m chat.grok.simulator", description="A local, deterministic simulator of the xAI API."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--ttft-ms", type=int, default=defaults.ttft_ms, help="time to first token")
     parser.add_argument("--tps", type=float, default=defaults.tps, help="tokens per second (0: no pacing)")
     parser.add_argument("--tokens", type=int, default=defaults.tokens, help="visible reply length in tokens")
-    parser.add_argument("--reject-key-prefix", default=defaults.reject_key_prefix,
-                        help="API keys starting with this are answered 400 (unknown key)")
-    parser.add_argument("--accept-key", action="append", default=[],
-                        help=f"accept only these API keys (repeatable; also ${KEY_ENV}, which, unlike a "
-                             "command line, other local users cannot read); default: any key")
-    parser.add_argument("--inspect", action="store_true",
-                        help="serve /sim/requests and /sim/trace, which show prompts and timings to anyone")
+    parser.add_argument(
+        "--reject-key-prefix",
+        default=defaults.reject_key_prefix,
+        help="API keys starting with this are answered 400 (unknown key)",
+    )
+    parser.add_argument(
+        "--accept-key",
+        action="append",
+        default=[],
+        help=f"accept only these API keys (repeatable; also ${KEY_ENV}, which, unlike a "
+        "command line, other local users cannot read); default: any key",
+    )
+    parser.add_argument(
+        "--inspect",
+        action="store_true",
+        help="serve /sim/requests and /sim/trace, which show prompts and timings to anyone",
+    )
     parser.add_argument("--deferred-delay-ms", type=int, default=defaults.deferred_delay_ms)
     parser.add_argument("--no-event-lines", action="store_true", help="omit 'event:' lines in SSE streams")
     parser.add_argument("--no-done-marker", action="store_true", help="omit 'data: [DONE]' after Responses streams")
@@ -39,9 +50,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SimCo
     if not accept_keys and not _is_loopback(args.host):
         parser.error(f"--host {args.host} lets other machines in: give it a key (${KEY_ENV} or --accept-key)")
     config = SimConfig(
-        ttft_ms=args.ttft_ms, tps=args.tps, tokens=args.tokens, reject_key_prefix=args.reject_key_prefix,
-        accept_keys=accept_keys, deferred_delay_ms=args.deferred_delay_ms,
-        event_lines=not args.no_event_lines, done_marker=not args.no_done_marker, inspect=args.inspect,
+        ttft_ms=args.ttft_ms,
+        tps=args.tps,
+        tokens=args.tokens,
+        reject_key_prefix=args.reject_key_prefix,
+        accept_keys=accept_keys,
+        deferred_delay_ms=args.deferred_delay_ms,
+        event_lines=not args.no_event_lines,
+        done_marker=not args.no_done_marker,
+        inspect=args.inspect,
     )
     return args, config
 
@@ -60,8 +77,14 @@ def main(argv: list[str] | None = None) -> None:
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     print(f"Grok simulator on http://{args.host}:{args.port}/v1", flush=True)
-    uvicorn.run(build_app(config), host=args.host, port=args.port, log_level=args.log_level,
-                access_log=False, timeout_graceful_shutdown=1)
+    uvicorn.run(
+        build_app(config),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=1,
+    )
 
 
 if __name__ == "__main__":

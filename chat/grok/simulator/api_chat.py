@@ -12,8 +12,19 @@ from starlette.responses import JSONResponse, Response
 
 from ..models import ModelSpec
 from . import tokenizer
-from .common import (NOT_FOUND, SimError, authenticate, check_parameters, inject_failure, invalid, read_json,
-                     require, resolve_model, sim_of, wait_like_generation)
+from .common import (
+    NOT_FOUND,
+    SimError,
+    authenticate,
+    check_parameters,
+    inject_failure,
+    invalid,
+    read_json,
+    require,
+    resolve_model,
+    sim_of,
+    wait_like_generation,
+)
 from .config import Directive
 from .generate import Context, Plan, cost_ticks, image_tokens, plan_reply
 from .state import Deferred
@@ -28,8 +39,12 @@ def chat_context(messages: list[Any]) -> Context:
     context = Context()
     for message in messages:
         if not isinstance(message, dict) or "role" not in message:
-            raise SimError(422, "", "Failed to deserialize the JSON body into the target type: "
-                                    "messages: missing field `role`", plain=True)
+            raise SimError(
+                422,
+                "",
+                "Failed to deserialize the JSON body into the target type: messages: missing field `role`",
+                plain=True,
+            )
         role = message["role"]
         if role not in ("system", "user", "assistant", "tool", "function", "developer"):
             raise invalid(f"Invalid role '{role}'.")
@@ -57,19 +72,30 @@ def chat_usage(spec: ModelSpec, context: Context, plan: Plan) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion + reasoning,
-        "prompt_tokens_details": {"text_tokens": prompt - context.image_tokens, "audio_tokens": 0,
-                                  "image_tokens": context.image_tokens, "cached_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
-                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        "prompt_tokens_details": {
+            "text_tokens": prompt - context.image_tokens,
+            "audio_tokens": 0,
+            "image_tokens": context.image_tokens,
+            "cached_tokens": 0,
+        },
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
         "num_sources_used": 0,
-        "cost_in_usd_ticks": cost_ticks(spec, input_tokens=prompt, cached=0, output_tokens=completion + reasoning,
-                                        server_tools=0),
+        "cost_in_usd_ticks": cost_ticks(
+            spec, input_tokens=prompt, cached=0, output_tokens=completion + reasoning, server_tools=0
+        ),
     }
 
 
 def _tool_calls(plan: Plan) -> list[dict[str, Any]]:
-    return [{"id": c["call_id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-            for c in plan.function_calls]
+    return [
+        {"id": c["call_id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for c in plan.function_calls
+    ]
 
 
 def _finish_reason(plan: Plan) -> str:
@@ -82,17 +108,30 @@ def completion_object(cid: str, spec: ModelSpec, plan: Plan, usage: dict[str, An
         message["reasoning_content"] = "".join(plan.reasoning)
     if plan.function_calls:
         message["tool_calls"] = _tool_calls(plan)
-    return {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": spec.id,
-            "choices": [{"index": 0, "message": message, "finish_reason": _finish_reason(plan)}],
-            "usage": usage, "system_fingerprint": FINGERPRINT}
+    return {
+        "id": cid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": spec.id,
+        "choices": [{"index": 0, "message": message, "finish_reason": _finish_reason(plan)}],
+        "usage": usage,
+        "system_fingerprint": FINGERPRINT,
+    }
 
 
 def chunk_frames(cid: str, spec: ModelSpec, plan: Plan, usage: dict[str, Any] | None) -> list[Frame]:
     frames: list[Frame] = []
 
     def chunk(choices: list[dict[str, Any]], paced: bool = False, **extra: Any) -> None:
-        payload = {"id": cid, "object": "chat.completion.chunk", "created": 0, "model": spec.id,
-                   "choices": choices, **extra, "system_fingerprint": FINGERPRINT}
+        payload = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": spec.id,
+            "choices": choices,
+            **extra,
+            "system_fingerprint": FINGERPRINT,
+        }
         frames.append(Frame(payload, paced=paced, stamp_created=True))
 
     deltas: list[dict[str, Any]] = []
@@ -134,18 +173,30 @@ async def create(request: Request, dialect: str) -> Response:
         return SSEResponse(frames, directive=directive, state=sim.state, trace_id=f"replay-{uuid.uuid4()}")
 
     response_format = body.get("response_format") or {}
-    schema = (response_format.get("json_schema") or {}).get("schema") \
-        if response_format.get("type") == "json_schema" else None
-    plan = plan_reply(spec=spec, context=context, directive=directive, effort=effort, tools=body.get("tools") or [],
-                      tool_choice=body.get("tool_choice"), schema=schema,
-                      json_object=response_format.get("type") == "json_object",
-                      max_output_tokens=body.get("max_completion_tokens") or body.get("max_tokens"), salt="chat")
+    schema = (
+        (response_format.get("json_schema") or {}).get("schema")
+        if response_format.get("type") == "json_schema"
+        else None
+    )
+    plan = plan_reply(
+        spec=spec,
+        context=context,
+        directive=directive,
+        effort=effort,
+        tools=body.get("tools") or [],
+        tool_choice=body.get("tool_choice"),
+        schema=schema,
+        json_object=response_format.get("type") == "json_object",
+        max_output_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
+        salt="chat",
+    )
     cid = str(uuid.uuid4())
     usage = chat_usage(spec, context, plan)
     if deferred:
         delay = (directive.defer_ms if directive.defer_ms is not None else sim.config.deferred_delay_ms) / 1000
-        sim.state.deferred[cid] = Deferred(completion_object(cid, spec, plan, usage),
-                                           asyncio.get_running_loop().time() + delay)
+        sim.state.deferred[cid] = Deferred(
+            completion_object(cid, spec, plan, usage), asyncio.get_running_loop().time() + delay
+        )
         return JSONResponse({"request_id": cid})
     if not stream:
         await wait_like_generation(directive, plan.output_tokens)

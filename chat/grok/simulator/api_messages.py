@@ -9,8 +9,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .common import (authenticate, check_parameters, inject_failure, invalid, read_json, require, resolve_model,
-                     sim_of, wait_like_generation)
+from .common import (
+    authenticate,
+    check_parameters,
+    inject_failure,
+    invalid,
+    read_json,
+    require,
+    resolve_model,
+    sim_of,
+    wait_like_generation,
+)
 from .config import Directive
 from .generate import Context, Plan, image_tokens, plan_reply
 from .stream import Frame, SSEResponse
@@ -42,16 +51,21 @@ def _context(body: dict[str, Any]) -> Context:
                     context.image_tokens += image_tokens(url)
                 elif kind == "tool_result":
                     role = "tool"
-                    texts.append(json.dumps(block.get("content")) if not isinstance(block.get("content"), str)
-                                 else block["content"])
+                    texts.append(
+                        json.dumps(block.get("content"))
+                        if not isinstance(block.get("content"), str)
+                        else block["content"]
+                    )
             content = "\n".join(texts)
         context.items.append((role, str(content or "")))
     return context
 
 
 def _tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
-    tools = [{"type": "function", "name": t.get("name"), "parameters": t.get("input_schema") or {}}
-             for t in body.get("tools") or []]
+    tools = [
+        {"type": "function", "name": t.get("name"), "parameters": t.get("input_schema") or {}}
+        for t in body.get("tools") or []
+    ]
     choice = body.get("tool_choice") or {}
     mapped = {"any": "required", "none": "none"}.get(choice.get("type"), None)
     if choice.get("type") == "tool":
@@ -64,8 +78,15 @@ def _blocks(plan: Plan) -> list[dict[str, Any]]:
     if plan.reasoning:
         blocks.append({"type": "thinking", "thinking": "".join(plan.reasoning), "signature": "sim-signature"})
     if plan.function_calls:
-        blocks += [{"type": "tool_use", "id": f"toolu_{c['call_id'][5:]}", "name": c["name"],
-                    "input": json.loads(c["arguments"])} for c in plan.function_calls]
+        blocks += [
+            {
+                "type": "tool_use",
+                "id": f"toolu_{c['call_id'][5:]}",
+                "name": c["name"],
+                "input": json.loads(c["arguments"]),
+            }
+            for c in plan.function_calls
+        ]
     else:
         blocks.append({"type": "text", "text": "".join(plan.text)})
     return blocks
@@ -81,17 +102,14 @@ def _frames(message: dict[str, Any], plan: Plan, event_lines: bool) -> list[Fram
     def add(kind: str, paced: bool = False, **fields: Any) -> None:
         frames.append(Frame({"type": kind, **fields}, paced=paced, event=kind if event_lines else None))
 
-    opening = {**message, "content": [], "stop_reason": None,
-               "usage": {**message["usage"], "output_tokens": 1}}
+    opening = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 1}}
     add("message_start", message=opening)
     for index, block in enumerate(message["content"]):
         kind = block["type"]
         if kind == "thinking":
-            add("content_block_start", index=index, content_block={"type": "thinking", "thinking": "",
-                                                                    "signature": ""})
+            add("content_block_start", index=index, content_block={"type": "thinking", "thinking": "", "signature": ""})
             for token in plan.reasoning:
-                add("content_block_delta", paced=True, index=index,
-                    delta={"type": "thinking_delta", "thinking": token})
+                add("content_block_delta", paced=True, index=index, delta={"type": "thinking_delta", "thinking": token})
             add("content_block_delta", index=index, delta={"type": "signature_delta", "signature": block["signature"]})
         elif kind == "text":
             add("content_block_start", index=index, content_block={"type": "text", "text": ""})
@@ -101,11 +119,17 @@ def _frames(message: dict[str, Any], plan: Plan, event_lines: bool) -> list[Fram
                 add("content_block_delta", paced=True, index=index, delta={"type": "text_delta", "text": token})
         else:
             add("content_block_start", index=index, content_block={**block, "input": {}})
-            add("content_block_delta", index=index,
-                delta={"type": "input_json_delta", "partial_json": json.dumps(block["input"])})
+            add(
+                "content_block_delta",
+                index=index,
+                delta={"type": "input_json_delta", "partial_json": json.dumps(block["input"])},
+            )
         add("content_block_stop", index=index)
-    add("message_delta", delta={"stop_reason": message["stop_reason"], "stop_sequence": None},
-        usage={"output_tokens": message["usage"]["output_tokens"]})
+    add(
+        "message_delta",
+        delta={"stop_reason": message["stop_reason"], "stop_sequence": None},
+        usage={"output_tokens": message["usage"]["output_tokens"]},
+    )
     add("message_stop")
     return frames
 
@@ -125,17 +149,37 @@ async def create(request: Request, dialect: str) -> Response:
     if failure is not None:
         return failure
     tools, choice = _tools(body)
-    plan = plan_reply(spec=spec, context=context, directive=directive, effort=None, tools=tools, tool_choice=choice,
-                      schema=None, json_object=False, max_output_tokens=max_tokens, salt="messages")
+    plan = plan_reply(
+        spec=spec,
+        context=context,
+        directive=directive,
+        effort=None,
+        tools=tools,
+        tool_choice=choice,
+        schema=None,
+        json_object=False,
+        max_output_tokens=max_tokens,
+        salt="messages",
+    )
     mid = f"msg_{uuid.uuid4().hex}"
     message = {
-        "id": mid, "type": "message", "role": "assistant", "content": _blocks(plan), "model": spec.id,
-        "stop_reason": _stop_reason(plan), "stop_sequence": None,
-        "usage": {"input_tokens": context.input_tokens(), "cache_creation_input_tokens": 0,
-                  "cache_read_input_tokens": 0, "output_tokens": plan.output_tokens},
+        "id": mid,
+        "type": "message",
+        "role": "assistant",
+        "content": _blocks(plan),
+        "model": spec.id,
+        "stop_reason": _stop_reason(plan),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": context.input_tokens(),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": plan.output_tokens,
+        },
     }
     if not body.get("stream"):
         await wait_like_generation(directive, plan.output_tokens)
         return JSONResponse(message)
-    return SSEResponse(_frames(message, plan, sim.config.event_lines), directive=directive, state=sim.state,
-                       trace_id=mid)
+    return SSEResponse(
+        _frames(message, plan, sim.config.event_lines), directive=directive, state=sim.state, trace_id=mid
+    )

@@ -17,9 +17,22 @@ from .common import NOT_FOUND, SimError, authenticate, inject_failure, invalid, 
 from .config import Directive
 from .proof import health_proof
 
-ASPECT_RATIOS = {"1:1": (1, 1), "3:4": (3, 4), "4:3": (4, 3), "9:16": (9, 16), "16:9": (16, 9), "2:3": (2, 3),
-                 "3:2": (3, 2), "9:19.5": (9, 19.5), "19.5:9": (19.5, 9), "9:20": (9, 20), "20:9": (20, 9),
-                 "1:2": (1, 2), "2:1": (2, 1), "auto": (1, 1)}
+ASPECT_RATIOS = {
+    "1:1": (1, 1),
+    "3:4": (3, 4),
+    "4:3": (4, 3),
+    "9:16": (9, 16),
+    "16:9": (16, 9),
+    "2:3": (2, 3),
+    "3:2": (3, 2),
+    "9:19.5": (9, 19.5),
+    "19.5:9": (19.5, 9),
+    "9:20": (9, 20),
+    "20:9": (20, 9),
+    "1:2": (1, 2),
+    "2:1": (2, 1),
+    "auto": (1, 1),
+}
 
 
 def _fingerprint(model_id: str) -> str:
@@ -28,21 +41,37 @@ def _fingerprint(model_id: str) -> str:
 
 def language_model(spec: ModelSpec) -> dict[str, Any]:
     return {
-        "id": spec.id, "fingerprint": _fingerprint(spec.id), "created": spec.created, "object": "model",
-        "owned_by": "xai", "version": "1.0.0", "input_modalities": list(spec.input_modalities),
-        "output_modalities": ["text"], "prompt_text_token_price": spec.prompt_price,
-        "cached_prompt_text_token_price": spec.cached_prompt_price, "prompt_image_token_price": spec.prompt_price,
-        "completion_text_token_price": spec.completion_price, "search_price": 0, "aliases": list(spec.aliases),
+        "id": spec.id,
+        "fingerprint": _fingerprint(spec.id),
+        "created": spec.created,
+        "object": "model",
+        "owned_by": "xai",
+        "version": "1.0.0",
+        "input_modalities": list(spec.input_modalities),
+        "output_modalities": ["text"],
+        "prompt_text_token_price": spec.prompt_price,
+        "cached_prompt_text_token_price": spec.cached_prompt_price,
+        "prompt_image_token_price": spec.prompt_price,
+        "completion_text_token_price": spec.completion_price,
+        "search_price": 0,
+        "aliases": list(spec.aliases),
         "max_prompt_length": spec.context_window,
     }
 
 
 def image_model(spec: ImageModelSpec) -> dict[str, Any]:
     return {
-        "id": spec.id, "fingerprint": _fingerprint(spec.id), "max_prompt_length": spec.max_prompt_length,
-        "created": 1_738_961_600, "object": "model", "owned_by": "xai", "version": "1.0.0",
-        "input_modalities": ["text", "image"], "output_modalities": ["image"],
-        "image_price": spec.image_price_ticks, "aliases": list(spec.aliases),
+        "id": spec.id,
+        "fingerprint": _fingerprint(spec.id),
+        "max_prompt_length": spec.max_prompt_length,
+        "created": 1_738_961_600,
+        "object": "model",
+        "owned_by": "xai",
+        "version": "1.0.0",
+        "input_modalities": ["text", "image"],
+        "output_modalities": ["image"],
+        "image_price": spec.image_price_ticks,
+        "aliases": list(spec.aliases),
     }
 
 
@@ -56,8 +85,7 @@ def _find(items: list[dict[str, Any]], model_id: str) -> dict[str, Any]:
 async def models(request: Request, dialect: str) -> Response:
     authenticate(request, dialect)
     items = [{"id": s.id, "created": s.created, "object": "model", "owned_by": "xai"} for s in KNOWN_MODELS]
-    items += [{"id": s.id, "created": 1_738_961_600, "object": "model", "owned_by": "xai"}
-              for s in KNOWN_IMAGE_MODELS]
+    items += [{"id": s.id, "created": 1_738_961_600, "object": "model", "owned_by": "xai"} for s in KNOWN_IMAGE_MODELS]
     if "model_id" in request.path_params:
         return JSONResponse(_find(items, request.path_params["model_id"]))
     return JSONResponse({"data": items, "object": "list"})
@@ -84,21 +112,34 @@ async def tokenize_text(request: Request, dialect: str) -> Response:
     body = await read_json(request)
     text = require(body, "text", str)
     tokens = tokenizer.tokenize(text)
-    return JSONResponse({"token_ids": [
-        {"token_id": tokenizer.token_id(t), "string_token": t, "token_bytes": list(t.encode())} for t in tokens
-    ]})
+    return JSONResponse(
+        {
+            "token_ids": [
+                {"token_id": tokenizer.token_id(t), "string_token": t, "token_bytes": list(t.encode())} for t in tokens
+            ]
+        }
+    )
 
 
 async def api_key(request: Request, dialect: str) -> Response:
     key = authenticate(request, dialect)
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return JSONResponse({
-        "redacted_api_key": f"{key[:4]}…{key[-4:]}", "user_id": str(uuid.UUID(digest[:32])),
-        "name": "simulator key", "create_time": "2026-01-01T00:00:00Z", "modify_time": "2026-01-01T00:00:00Z",
-        "modified_by": str(uuid.UUID(digest[:32])), "team_id": str(uuid.UUID(digest[32:])),
-        "acls": ["api-key:model:*", "api-key:endpoint:*"], "api_key_id": digest[:12],
-        "team_blocked": False, "api_key_blocked": False, "api_key_disabled": False,
-    })
+    return JSONResponse(
+        {
+            "redacted_api_key": f"{key[:4]}…{key[-4:]}",
+            "user_id": str(uuid.UUID(digest[:32])),
+            "name": "simulator key",
+            "create_time": "2026-01-01T00:00:00Z",
+            "modify_time": "2026-01-01T00:00:00Z",
+            "modified_by": str(uuid.UUID(digest[:32])),
+            "team_id": str(uuid.UUID(digest[32:])),
+            "acls": ["api-key:model:*", "api-key:endpoint:*"],
+            "api_key_id": digest[:12],
+            "team_blocked": False,
+            "api_key_blocked": False,
+            "api_key_disabled": False,
+        }
+    )
 
 
 def render_png(prompt: str, index: int, size: tuple[int, int]) -> bytes:

@@ -14,12 +14,24 @@ from starlette.responses import JSONResponse, Response
 
 from ..models import ModelSpec
 from . import tokenizer
-from .common import (NOT_FOUND, SimError, authenticate, check_parameters, inject_failure, invalid, read_json,
-                     require, resolve_model, sim_of, wait_like_generation)
+from .common import (
+    NOT_FOUND,
+    SimError,
+    authenticate,
+    check_parameters,
+    inject_failure,
+    invalid,
+    read_json,
+    require,
+    resolve_model,
+    sim_of,
+    wait_like_generation,
+)
 from .config import Directive, strip_directive
 from .generate import Context, Plan, cost_ticks, image_tokens, plan_reply
 from .state import StoredResponse
 from .stream import Frame, SSEResponse, replay_frames
+
 
 def add_input(context: Context, value: Any) -> None:
     """Flatten Responses ``input`` (a string or a list of items) into the context."""
@@ -70,8 +82,15 @@ def _usage(spec: ModelSpec, context: Context, plan: Plan, calls_tokens: int) -> 
     input_tokens = context.input_tokens()
     cached = context.cached_tokens()
     output = len(plan.text) + len(plan.reasoning) + calls_tokens
-    details = {"web_search_calls": 0, "x_search_calls": 0, "code_interpreter_calls": 0, "file_search_calls": 0,
-               "mcp_calls": 0, "document_search_calls": 0, "image_generation_calls": 0}
+    details = {
+        "web_search_calls": 0,
+        "x_search_calls": 0,
+        "code_interpreter_calls": 0,
+        "file_search_calls": 0,
+        "mcp_calls": 0,
+        "document_search_calls": 0,
+        "image_generation_calls": 0,
+    }
     for tool in plan.server_tools:
         details[f"{tool}_calls"] += 1
     return {
@@ -82,8 +101,9 @@ def _usage(spec: ModelSpec, context: Context, plan: Plan, calls_tokens: int) -> 
         "total_tokens": input_tokens + output,
         "num_sources_used": len(plan.citations),
         "num_server_side_tools_used": len(plan.server_tools),
-        "cost_in_usd_ticks": cost_ticks(spec, input_tokens=input_tokens, cached=cached, output_tokens=output,
-                                        server_tools=len(plan.server_tools)),
+        "cost_in_usd_ticks": cost_ticks(
+            spec, input_tokens=input_tokens, cached=cached, output_tokens=output, server_tools=len(plan.server_tools)
+        ),
         "server_side_tool_usage_details": details,
     }
 
@@ -91,53 +111,116 @@ def _usage(spec: ModelSpec, context: Context, plan: Plan, calls_tokens: int) -> 
 def _server_tool_item(kind: str, rid: str, index: int, query: str, rng: random.Random) -> dict[str, Any]:
     if kind == "x_search":
         call = f"xs_call_{rng.randint(10_000_000, 99_999_999)}"
-        return {"call_id": call, "input": json.dumps({"query": query, "limit": 20, "mode": "Latest"}),
-                "name": "x_keyword_search", "type": "custom_tool_call", "id": f"ctc_{rid}_{call}",
-                "status": "completed"}
+        return {
+            "call_id": call,
+            "input": json.dumps({"query": query, "limit": 20, "mode": "Latest"}),
+            "name": "x_keyword_search",
+            "type": "custom_tool_call",
+            "id": f"ctc_{rid}_{call}",
+            "status": "completed",
+        }
     if kind == "code_interpreter":
-        return {"arguments": json.dumps({"code": f"print({len(query)})"}), "call_id": "", "name": "code_execution",
-                "type": "code_interpreter_call", "id": f"fc_{rid}_{index}", "status": "completed"}
-    return {"arguments": json.dumps({"query": query, "num_results": 5}), "call_id": "", "name": "web_search",
-            "type": "web_search_call", "id": f"fc_{rid}_{index}", "status": "completed"}
+        return {
+            "arguments": json.dumps({"code": f"print({len(query)})"}),
+            "call_id": "",
+            "name": "code_execution",
+            "type": "code_interpreter_call",
+            "id": f"fc_{rid}_{index}",
+            "status": "completed",
+        }
+    return {
+        "arguments": json.dumps({"query": query, "num_results": 5}),
+        "call_id": "",
+        "name": "web_search",
+        "type": "web_search_call",
+        "id": f"fc_{rid}_{index}",
+        "status": "completed",
+    }
 
 
 def _output(rid: str, plan: Plan, query: str) -> list[dict[str, Any]]:
     rng = random.Random(rid)
     items: list[dict[str, Any]] = []
     if plan.reasoning:
-        items.append({"id": f"rs_{rid}", "summary": [{"text": "".join(plan.reasoning), "type": "summary_text"}],
-                      "type": "reasoning", "status": "completed"})
+        items.append(
+            {
+                "id": f"rs_{rid}",
+                "summary": [{"text": "".join(plan.reasoning), "type": "summary_text"}],
+                "type": "reasoning",
+                "status": "completed",
+            }
+        )
     for index, kind in enumerate(plan.server_tools):
         items.append(_server_tool_item(kind, rid, index, query, rng))
     for index, call in enumerate(plan.function_calls):
-        items.append({"type": "function_call", "id": f"fc_{rid}_{index}", "call_id": call["call_id"],
-                      "name": call["name"], "arguments": call["arguments"], "status": "completed"})
+        items.append(
+            {
+                "type": "function_call",
+                "id": f"fc_{rid}_{index}",
+                "call_id": call["call_id"],
+                "name": call["name"],
+                "arguments": call["arguments"],
+                "status": "completed",
+            }
+        )
     if not plan.function_calls:
-        part = {"type": "output_text", "text": "".join(plan.text), "logprobs": [],
-                "annotations": [{"type": "url_citation", "url": url} for url in plan.citations]}
-        items.append({"content": [part], "id": f"msg_{rid}", "role": "assistant", "type": "message",
-                      "status": plan.status})
+        part = {
+            "type": "output_text",
+            "text": "".join(plan.text),
+            "logprobs": [],
+            "annotations": [{"type": "url_citation", "url": url} for url in plan.citations],
+        }
+        items.append(
+            {"content": [part], "id": f"msg_{rid}", "role": "assistant", "type": "message", "status": plan.status}
+        )
     return items
 
 
-def response_object(*, rid: str, spec: ModelSpec, body: dict[str, Any], output: list[dict[str, Any]],
-                    usage: dict[str, Any] | None, status: str, store: bool, created_at: int) -> dict[str, Any]:
+def response_object(
+    *,
+    rid: str,
+    spec: ModelSpec,
+    body: dict[str, Any],
+    output: list[dict[str, Any]],
+    usage: dict[str, Any] | None,
+    status: str,
+    store: bool,
+    created_at: int,
+) -> dict[str, Any]:
     reasoning = body.get("reasoning") or {}
     text = body.get("text") or {"format": {"type": "text"}}
     return {
-        "created_at": created_at, "id": rid, "max_output_tokens": body.get("max_output_tokens"),
-        "model": spec.id, "object": "response", "output": output,
+        "created_at": created_at,
+        "id": rid,
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": spec.id,
+        "object": "response",
+        "output": output,
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-        "temperature": body.get("temperature", 1), "text": text, "tool_choice": body.get("tool_choice", "auto"),
-        "tools": body.get("tools") or [], "top_p": body.get("top_p", 1), "usage": usage,
+        "temperature": body.get("temperature", 1),
+        "text": text,
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1),
+        "usage": usage,
         "user": body.get("user"),
         "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
-        "status": status, "store": store, "metadata": body.get("metadata") or {},
-        "background": False, "service_tier": "default", "truncation": "disabled", "top_logprobs": 0,
-        "presence_penalty": 0, "frequency_penalty": 0, "prompt_cache_key": body.get("prompt_cache_key"),
-        "max_tool_calls": None, "safety_identifier": None, "error": None, "instructions": body.get("instructions"),
+        "status": status,
+        "store": store,
+        "metadata": body.get("metadata") or {},
+        "background": False,
+        "service_tier": "default",
+        "truncation": "disabled",
+        "top_logprobs": 0,
+        "presence_penalty": 0,
+        "frequency_penalty": 0,
+        "prompt_cache_key": body.get("prompt_cache_key"),
+        "max_tool_calls": None,
+        "safety_identifier": None,
+        "error": None,
+        "instructions": body.get("instructions"),
         "completed_at": int(time.time()) if status != "in_progress" else None,
     }
 
@@ -156,48 +239,101 @@ class _Events:
 
 def stream_frames(final: dict[str, Any], plan: Plan, *, event_lines: bool, done_marker: bool) -> list[Frame]:
     events = _Events(event_lines)
-    opening = {**copy.deepcopy(final), "status": "in_progress", "output": [], "usage": None, "completed_at": None,
-               "incomplete_details": None}
+    opening = {
+        **copy.deepcopy(final),
+        "status": "in_progress",
+        "output": [],
+        "usage": None,
+        "completed_at": None,
+        "incomplete_details": None,
+    }
     events.add("response.created", response=opening)
     events.add("response.in_progress", response=opening)
     for index, item in enumerate(final["output"]):
         item_id, kind = item["id"], item["type"]
         if kind == "reasoning":
             summary = item["summary"][0]["text"]
-            events.add("response.output_item.added", item={**item, "summary": [], "status": "in_progress"},
-                       output_index=index)
-            events.add("response.reasoning_summary_part.added", item_id=item_id, output_index=index,
-                       part={"text": "", "type": "summary_text"}, summary_index=0)
+            events.add(
+                "response.output_item.added", item={**item, "summary": [], "status": "in_progress"}, output_index=index
+            )
+            events.add(
+                "response.reasoning_summary_part.added",
+                item_id=item_id,
+                output_index=index,
+                part={"text": "", "type": "summary_text"},
+                summary_index=0,
+            )
             for token in plan.reasoning:
-                events.add("response.reasoning_summary_text.delta", paced=True, delta=token, item_id=item_id,
-                           output_index=index, summary_index=0)
-            events.add("response.reasoning_summary_text.done", item_id=item_id, output_index=index,
-                       summary_index=0, text=summary)
-            events.add("response.reasoning_summary_part.done", item_id=item_id, output_index=index,
-                       part={"text": summary, "type": "summary_text"}, summary_index=0)
+                events.add(
+                    "response.reasoning_summary_text.delta",
+                    paced=True,
+                    delta=token,
+                    item_id=item_id,
+                    output_index=index,
+                    summary_index=0,
+                )
+            events.add(
+                "response.reasoning_summary_text.done",
+                item_id=item_id,
+                output_index=index,
+                summary_index=0,
+                text=summary,
+            )
+            events.add(
+                "response.reasoning_summary_part.done",
+                item_id=item_id,
+                output_index=index,
+                part={"text": summary, "type": "summary_text"},
+                summary_index=0,
+            )
         elif kind == "message":
             part = item["content"][0]
-            events.add("response.output_item.added", item={**item, "content": [], "status": "in_progress"},
-                       output_index=index)
-            events.add("response.content_part.added", content_index=0, item_id=item_id, output_index=index,
-                       part={"type": "output_text", "text": "", "logprobs": [], "annotations": []})
+            events.add(
+                "response.output_item.added", item={**item, "content": [], "status": "in_progress"}, output_index=index
+            )
+            events.add(
+                "response.content_part.added",
+                content_index=0,
+                item_id=item_id,
+                output_index=index,
+                part={"type": "output_text", "text": "", "logprobs": [], "annotations": []},
+            )
             for token in plan.text:
-                events.add("response.output_text.delta", paced=True, content_index=0, delta=token,
-                           item_id=item_id, output_index=index, logprobs=[])
+                events.add(
+                    "response.output_text.delta",
+                    paced=True,
+                    content_index=0,
+                    delta=token,
+                    item_id=item_id,
+                    output_index=index,
+                    logprobs=[],
+                )
             for n, annotation in enumerate(part["annotations"]):
-                events.add("response.output_text.annotation.added", annotation=annotation, annotation_index=n,
-                           content_index=0, item_id=item_id, output_index=index)
-            events.add("response.output_text.done", content_index=0, item_id=item_id, output_index=index,
-                       text=part["text"], logprobs=[])
-            events.add("response.content_part.done", content_index=0, item_id=item_id, output_index=index,
-                       part=part)
+                events.add(
+                    "response.output_text.annotation.added",
+                    annotation=annotation,
+                    annotation_index=n,
+                    content_index=0,
+                    item_id=item_id,
+                    output_index=index,
+                )
+            events.add(
+                "response.output_text.done",
+                content_index=0,
+                item_id=item_id,
+                output_index=index,
+                text=part["text"],
+                logprobs=[],
+            )
+            events.add("response.content_part.done", content_index=0, item_id=item_id, output_index=index, part=part)
         elif kind == "custom_tool_call":
-            events.add("response.output_item.added", item={**item, "input": "", "status": "in_progress"},
-                       output_index=index)
-            events.add("response.custom_tool_call_input.delta", item_id=item_id, output_index=index,
-                       delta=item["input"])
-            events.add("response.custom_tool_call_input.done", item_id=item_id, output_index=index,
-                       input=item["input"])
+            events.add(
+                "response.output_item.added", item={**item, "input": "", "status": "in_progress"}, output_index=index
+            )
+            events.add(
+                "response.custom_tool_call_input.delta", item_id=item_id, output_index=index, delta=item["input"]
+            )
+            events.add("response.custom_tool_call_input.done", item_id=item_id, output_index=index, input=item["input"])
         else:  # web_search_call, code_interpreter_call, function_call arrive whole
             events.add("response.output_item.added", item=item, output_index=index)
         events.add("response.output_item.done", item=item, output_index=index)
@@ -241,17 +377,30 @@ async def create(request: Request, dialect: str) -> Response:
         return SSEResponse(frames, directive=directive, state=sim.state, trace_id=f"replay-{uuid.uuid4()}")
 
     text_format = (body.get("text") or {}).get("format") or {}
-    plan = plan_reply(spec=spec, context=context, directive=directive, effort=effort,
-                      tools=body.get("tools") or [], tool_choice=body.get("tool_choice"),
-                      schema=text_format.get("schema") if text_format.get("type") == "json_schema" else None,
-                      json_object=text_format.get("type") == "json_object",
-                      max_output_tokens=body.get("max_output_tokens"))
+    plan = plan_reply(
+        spec=spec,
+        context=context,
+        directive=directive,
+        effort=effort,
+        tools=body.get("tools") or [],
+        tool_choice=body.get("tool_choice"),
+        schema=text_format.get("schema") if text_format.get("type") == "json_schema" else None,
+        json_object=text_format.get("type") == "json_object",
+        max_output_tokens=body.get("max_output_tokens"),
+    )
     rid = str(uuid.uuid4())
     calls_tokens = sum(tokenizer.count(c["arguments"]) for c in plan.function_calls)
     store = bool(body.get("store", dialect != "vertex"))
-    final = response_object(rid=rid, spec=spec, body=body, output=_output(rid, plan, strip_directive(context.last_user_text)[:80]),
-                             usage=_usage(spec, context, plan, calls_tokens), status=plan.status, store=store,
-                             created_at=int(time.time()))
+    final = response_object(
+        rid=rid,
+        spec=spec,
+        body=body,
+        output=_output(rid, plan, strip_directive(context.last_user_text)[:80]),
+        usage=_usage(spec, context, plan, calls_tokens),
+        status=plan.status,
+        store=store,
+        created_at=int(time.time()),
+    )
     reply = "".join(plan.text) or " ".join(f"{c['name']}({c['arguments']})" for c in plan.function_calls)
 
     def keep() -> None:

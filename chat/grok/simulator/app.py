@@ -38,8 +38,9 @@ def build_app(config: SimConfig | None = None) -> Starlette:
         Route("/v1/language-models", endpoint(api_misc.language_models), methods=["GET"]),
         Route("/v1/language-models/{model_id:path}", endpoint(api_misc.language_models), methods=["GET"]),
         Route("/v1/image-generation-models", endpoint(api_misc.image_generation_models), methods=["GET"]),
-        Route("/v1/image-generation-models/{model_id:path}", endpoint(api_misc.image_generation_models),
-              methods=["GET"]),
+        Route(
+            "/v1/image-generation-models/{model_id:path}", endpoint(api_misc.image_generation_models), methods=["GET"]
+        ),
         Route("/v1/tokenize-text", endpoint(api_misc.tokenize_text), methods=["POST"]),
         Route("/v1/api-key", endpoint(api_misc.api_key), methods=["GET"]),
         Route(VERTEX + "/responses", endpoint(api_responses.create, "vertex"), methods=["POST"]),

@@ -8,8 +8,9 @@ import email.utils
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -23,13 +24,21 @@ NOT_FOUND = "Some requested entity was not found"
 EXHAUSTED = "Some resource has been exhausted"
 UNAVAILABLE = "The service is currently unavailable"
 
-_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                  429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 class SimError(Exception):
-    def __init__(self, status: int, code: str, message: str, *, plain: bool = False,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, plain: bool = False, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.plain = status, code, message, plain
         self.headers = headers or {}
@@ -38,8 +47,13 @@ class SimError(Exception):
         if self.plain:
             return PlainTextResponse(self.message, self.status, headers=self.headers)
         if dialect == "vertex":
-            body: Any = {"error": {"code": self.status, "message": self.message,
-                                   "status": _GOOGLE_STATUS.get(self.status, "UNKNOWN")}}
+            body: Any = {
+                "error": {
+                    "code": self.status,
+                    "message": self.message,
+                    "status": _GOOGLE_STATUS.get(self.status, "UNKNOWN"),
+                }
+            }
         else:
             body = {"code": self.code, "error": self.message}
         return JSONResponse(body, self.status, headers=self.headers)
@@ -89,16 +103,21 @@ def authenticate(request: Request, dialect: str) -> str:
     header = request.headers.get("authorization", "")
     key = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
     if not key:
-        raise SimError(401, "The request does not have valid authentication credentials",
-                       "Missing or malformed Authorization header: expected 'Bearer <api key>'.")
+        raise SimError(
+            401,
+            "The request does not have valid authentication credentials",
+            "Missing or malformed Authorization header: expected 'Bearer <api key>'.",
+        )
     if dialect == "vertex":
         if key.startswith("expired"):
-            raise SimError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. "
-                                                   "Expected OAuth 2 access token.")
+            raise SimError(
+                401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token."
+            )
         return key
     if key.startswith(config.reject_key_prefix) or (config.accept_keys and key not in config.accept_keys):
-        raise invalid(f"Incorrect API key provided: {key[:2]}***{key[-2:]}. "
-                      "You can obtain an API key from https://console.x.ai.")
+        raise invalid(
+            f"Incorrect API key provided: {key[:2]}***{key[-2:]}. You can obtain an API key from https://console.x.ai."
+        )
     return key
 
 
@@ -129,8 +148,12 @@ def resolve_model(name: str, dialect: str) -> ModelSpec:
             raise invalid(f"Model {name} is not a publisher model; use the form xai/<model>.")
         name = name[4:]
     if name in DEPRECATED_MODELS:
-        raise SimError(404, NOT_FOUND, f"The model {name} was deprecated on {DEPRECATED_MODELS[name]} and is no "
-                                       "longer accessible via the API. Please use grok-4.3 instead.")
+        raise SimError(
+            404,
+            NOT_FOUND,
+            f"The model {name} was deprecated on {DEPRECATED_MODELS[name]} and is no "
+            "longer accessible via the API. Please use grok-4.3 instead.",
+        )
     spec = find_spec(name) if "/" not in name else None
     if spec is None:
         raise SimError(404, NOT_FOUND, f"The model {name} does not exist or your team does not have access to it.")
@@ -141,14 +164,14 @@ def check_parameters(spec: ModelSpec, body: dict[str, Any], effort: str | None, 
     if spec.reasoning:
         for key in ("presence_penalty", "frequency_penalty", "stop"):
             if body.get(key) not in (None, 0, []):
-                raise invalid(f"Argument not supported on this model: {key}. "
-                              f"Model {spec.id} is a reasoning model.")
+                raise invalid(f"Argument not supported on this model: {key}. Model {spec.id} is a reasoning model.")
     if effort is not None:
         if not spec.efforts:
             raise invalid(f"Argument not supported on this model: {effort_field}.")
         if effort not in spec.efforts:
-            raise invalid(f"Invalid {effort_field} '{effort}' for model {spec.id}; "
-                          f"expected one of: {', '.join(spec.efforts)}.")
+            raise invalid(
+                f"Invalid {effort_field} '{effort}' for model {spec.id}; expected one of: {', '.join(spec.efforts)}."
+            )
     temperature = body.get("temperature")
     if temperature is not None and not (isinstance(temperature, (int, float)) and 0 <= temperature <= 2):
         raise invalid("temperature must be a number between 0 and 2.")
@@ -177,12 +200,19 @@ async def inject_failure(request: Request, directive: Directive, body: dict[str,
     elif directive.retry_after_date is not None:
         headers["retry-after"] = email.utils.formatdate(time.time() + directive.retry_after_date + 1, usegmt=True)
     if status == 429:
-        raise SimError(429, EXHAUSTED, "The service is temporarily at capacity. Please retry your request shortly.",
-                       headers=headers)
+        raise SimError(
+            429,
+            EXHAUSTED,
+            "The service is temporarily at capacity. Please retry your request shortly.",
+            headers=headers,
+        )
     if status >= 500:
-        raise SimError(status, UNAVAILABLE if status == 503 else "Internal error",
-                       "The service is currently unavailable." if status == 503 else "Internal error.",
-                       headers=headers)
+        raise SimError(
+            status,
+            UNAVAILABLE if status == 503 else "Internal error",
+            "The service is currently unavailable." if status == 503 else "Internal error.",
+            headers=headers,
+        )
     raise SimError(status, INVALID, f"Simulated failure with status {status}.", headers=headers)
 
 

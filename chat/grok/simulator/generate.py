@@ -128,8 +128,11 @@ def _wanted_function(tools: list[dict[str, Any]], tool_choice: Any, text: str) -
     functions = [t for t in tools if t.get("type") == "function"]
     if not functions or tool_choice == "none":
         return None
-    named = tool_choice.get("name") or (tool_choice.get("function") or {}).get("name") \
-        if isinstance(tool_choice, dict) else None
+    named = (
+        tool_choice.get("name") or (tool_choice.get("function") or {}).get("name")
+        if isinstance(tool_choice, dict)
+        else None
+    )
     for tool in functions:
         name = tool.get("name") or (tool.get("function") or {}).get("name")
         if name == named or (named is None and name and name in text):
@@ -137,9 +140,19 @@ def _wanted_function(tools: list[dict[str, Any]], tool_choice: Any, text: str) -
     return functions[0] if tool_choice == "required" else None
 
 
-def plan_reply(*, spec: ModelSpec, context: Context, directive: Directive, effort: str | None,
-               tools: list[dict[str, Any]], tool_choice: Any, schema: dict[str, Any] | None,
-               json_object: bool, max_output_tokens: int | None, salt: str = "") -> Plan:
+def plan_reply(
+    *,
+    spec: ModelSpec,
+    context: Context,
+    directive: Directive,
+    effort: str | None,
+    tools: list[dict[str, Any]],
+    tool_choice: Any,
+    schema: dict[str, Any] | None,
+    json_object: bool,
+    max_output_tokens: int | None,
+    salt: str = "",
+) -> Plan:
     digest = context.digest(spec.id, effort, salt)
     rng = random.Random(digest)
     turn = sum(1 for role, _ in context.items if role == "user")
@@ -164,8 +177,11 @@ def plan_reply(*, spec: ModelSpec, context: Context, directive: Directive, effor
     if function is not None:
         params = function.get("parameters") or (function.get("function") or {}).get("parameters") or {}
         name = function.get("name") or (function.get("function") or {}).get("name")
-        call = {"call_id": f"call_{rng.randint(10_000_000, 99_999_999)}", "name": name,
-                "arguments": json.dumps(example_for_schema({"type": "object", **params}), separators=(",", ":"))}
+        call = {
+            "call_id": f"call_{rng.randint(10_000_000, 99_999_999)}",
+            "name": name,
+            "arguments": json.dumps(example_for_schema({"type": "object", **params}), separators=(",", ":")),
+        }
         return Plan(reasoning, [], [call], [], server_tools)
 
     if directive.echo:
@@ -187,5 +203,9 @@ def plan_reply(*, spec: ModelSpec, context: Context, directive: Directive, effor
 
 def cost_ticks(spec: ModelSpec, *, input_tokens: int, cached: int, output_tokens: int, server_tools: int) -> int:
     """Listing prices are cents per 100M tokens, which is exactly ticks (1e-10 USD) per token."""
-    return ((input_tokens - cached) * spec.prompt_price + cached * spec.cached_prompt_price
-            + output_tokens * spec.completion_price + server_tools * SERVER_TOOL_PRICE_TICKS)
+    return (
+        (input_tokens - cached) * spec.prompt_price
+        + cached * spec.cached_prompt_price
+        + output_tokens * spec.completion_price
+        + server_tools * SERVER_TOOL_PRICE_TICKS
+    )

@@ -47,8 +47,9 @@ class SimState:
         self.traces = Bounded(self.trace_limit)
 
     def log_request(self, method: str, path: str, status: int, prompt: str) -> None:
-        self.requests.append({"t_ns": time.time_ns(), "method": method, "path": path, "status": status,
-                              "prompt": prompt[:300]})
+        self.requests.append(
+            {"t_ns": time.time_ns(), "method": method, "path": path, "status": status, "prompt": prompt[:300]}
+        )
 
     def should_fail(self, key: str, times: int | None) -> bool:
         """Fail this exact request ``times`` times (or always), then let it through once."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .config import Directive
 from .state import SimState
@@ -43,8 +44,16 @@ class SSEResponse:
 
     status_code = 200
 
-    def __init__(self, frames: list[Frame], *, directive: Directive, state: SimState, trace_id: str,
-                 headers: dict[str, str] | None = None, on_complete: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        frames: list[Frame],
+        *,
+        directive: Directive,
+        state: SimState,
+        trace_id: str,
+        headers: dict[str, str] | None = None,
+        on_complete: Callable[[], None] | None = None,
+    ) -> None:
         self.frames = frames
         self.on_complete = on_complete
         self.directive = directive
@@ -59,8 +68,11 @@ class SSEResponse:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         d = self.directive
-        headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
-                   (b"x-request-id", self.trace_id.encode())]
+        headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+            (b"x-request-id", self.trace_id.encode()),
+        ]
         headers += [(k.encode(), v.encode()) for k, v in self.headers.items()]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
@@ -95,8 +107,11 @@ class SSEResponse:
                     start += d.stall_ms / 1000
                 if disconnected.is_set():
                     return
-                body = b'data: {"type": "response.output_text.delta", "delta": \n\n' if malformed_at == index \
+                body = (
+                    b'data: {"type": "response.output_text.delta", "delta": \n\n'
+                    if malformed_at == index
                     else _encode(frame)
+                )
                 await send({"type": "http.response.body", "body": body, "more_body": True})
                 trace.append([index, frame.event or _kind(frame), time.time_ns(), len(body)])
             await send({"type": "http.response.body", "body": b"", "more_body": False})

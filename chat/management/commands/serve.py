@@ -43,9 +43,11 @@ class Command(BaseCommand):
                 key = secrets.token_urlsafe(32)
                 simulator = self._start_simulator(settings.GROK_SIMULATOR_PORT, key)
                 env[KEY_ENV] = key
+            # Replies an earlier run left unfinished are swept when the web process starts serving.
             self.stdout.write(self.style.SUCCESS(f"Grok Team Chat on http://{host}:{port}/"))
-            web = subprocess.Popen([sys.executable, "-m", "webapp.server", "-b", host, "-p", str(port),
-                                    "webapp.asgi:application"], env=env)
+            web = subprocess.Popen(
+                [sys.executable, "-m", "webapp.server", "-b", host, "-p", str(port), "webapp.asgi:application"], env=env
+            )
             while web.poll() is None:
                 if simulator is not None and simulator.poll() is not None:
                     raise CommandError("The Grok simulator stopped; stopping the app with it.")
@@ -68,7 +70,6 @@ class Command(BaseCommand):
             raise
         self.stdout.write(f"No XAI_API_KEY: replies come from the local Grok simulator at {settings.GROK_BASE_URL}")
         return process
-
 
     @staticmethod
     def _wait_for_proof(process: subprocess.Popen, port: int, key: str) -> None:
@@ -101,9 +102,11 @@ def _port_taken(port: int) -> bool:
 
 
 def _impostor(port: int) -> str:
-    return (f"Another process listens on port {port}: it is not the Grok simulator this command starts, "
-            f"and it will not be sent chats or keys. Stop it (`ss -ltnp 'sport = :{port}'` shows which "
-            f"process it is), or set GROK_SIMULATOR_PORT to a free port.")
+    return (
+        f"Another process listens on port {port}: it is not the Grok simulator this command starts, "
+        f"and it will not be sent chats or keys. Stop it (`ss -ltnp 'sport = :{port}'` shows which "
+        f"process it is), or set GROK_SIMULATOR_PORT to a free port."
+    )
 
 
 def _json(response: httpx.Response) -> dict:
