@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements/test.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r requirements/test.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(PY) -m pip check
+	$(PY) -m pip check || { echo "requirements/ does not satisfy pyproject.toml: run make lock"; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
