@@ -191,6 +191,20 @@ def machine_busy() -> tuple[int, int]:
     return sum(fields) - fields[3] - fields[4], sum(fields)
 
 
+async def quiet_machine(longest: float, *, below: float = 25.0, spell: float = 3.0) -> float:
+    """Wait, up to ``longest`` seconds, for the machine to stay under ``below`` % busy
+    (of all CPUs) for ``spell`` seconds: others share it, and a step started in the
+    middle of their burst measures them. Returns how busy the last spell was."""
+    deadline, busy = time.monotonic() + longest, 100.0
+    while True:
+        before = machine_busy()
+        await asyncio.sleep(spell)
+        after = machine_busy()
+        busy = 100 * (after[0] - before[0]) / max(1, after[1] - before[1])
+        if busy < below or time.monotonic() >= deadline:
+            return busy
+
+
 async def sample_rss(pids: list[int], peak: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
         peak[0] = max(peak[0], sum(rss_mib(pid) for pid in pids))
@@ -386,8 +400,11 @@ def ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str]) -> dict:
+async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str], quiet_wait: float = 0.0) -> dict:
     n = scenario.streams
+    waited = time.monotonic()
+    busy_before = await quiet_machine(quiet_wait) if quiet_wait else None
+    waited = time.monotonic() - waited
     load_average = round(os.getloadavg()[0], 2)
     async with httpx.AsyncClient() as http:
         # Baseline: N direct readers, started the same way as the app's clients.
@@ -489,6 +506,8 @@ async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str
         "web_rss_kib_per_stream": round(1024 * max(0.0, peak[0] - rss0) / n, 1),
         "turn_seconds": round(elapsed, 1),
         "load_average_1m": load_average,  # the machine's, as the step began: others share it
+        "machine_busy_before_percent": None if busy_before is None else round(busy_before, 1),
+        "quiet_wait_seconds": round(waited, 1) if quiet_wait else None,
     }
     row["within_bound"] = (row["errors"] == 0 and row["lost_or_reordered"] == 0
                            and (row["added_frame_p99_ms"] or 1e9) < BOUND_MS)
@@ -512,6 +531,7 @@ class Setup:
     redis_url: str
     layer: str = "pubsub"
     web_processes: int = 1
+    quiet_wait: float = 0.0  # seconds a step may wait for the machine to quieten
 
 
 async def run_mode(mode: str, scenarios: list[Scenario], setup: Setup, *, stop_over_bound: bool,
@@ -529,7 +549,7 @@ async def run_mode(mode: str, scenarios: list[Scenario], setup: Setup, *, stop_o
             cookies = app.sign_in(max(s.streams for s in scenarios))
             await warm_up(app, cookies)
             for scenario in scenarios:
-                row = await run_step(app, setup.sim_url, scenario, cookies)
+                row = await run_step(app, setup.sim_url, scenario, cookies, setup.quiet_wait)
                 row.update(mode=mode, web_processes=app.web_processes, run=run)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -563,7 +583,7 @@ FROM_SEND_COLUMNS = ["mode", "run", "start", "streams", "completed", "errors",
                      "direct_upstream_from_send_p50_ms", "direct_upstream_from_send_p99_ms",
                      "upstream_after_burst_p50_ms", "upstream_after_burst_p99_ms", "sends_spread_ms",
                      "web_cpu_percent", "simulator_cpu_percent", "load_generator_cpu_percent", "machine_cpu_percent",
-                     "load_average_1m"]
+                     "load_average_1m", "machine_busy_before_percent"]
 
 
 def table(rows: list[dict], columns: list[str]) -> list[str]:
@@ -680,6 +700,8 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=1,
                         help="from-Send scenarios this many times, each on a freshly started app")
     parser.add_argument("--note", default="", help="what else ran on the machine, for the results")
+    parser.add_argument("--quiet-wait", type=float, default=0.0, metavar="SECONDS",
+                        help="before each step, wait up to this long for the machine to be under 25%% busy")
     parser.add_argument("--name", default="bench")
     parser.add_argument("--layer", default="pubsub", choices=["pubsub", "pubsub-unbatched", "redis"],
                         help="channel layer on Redis in the production shape")
@@ -701,7 +723,8 @@ async def main() -> None:
         redis_url = args.redis_url or stack.enter_context(private_redis())
         sim_process, sim = start_simulator("--log-level", "error")
         stack.callback(sim_process.terminate)
-        setup = Setup(sim.url, sim_process.pid, args.database, redis_url, args.layer, args.web_processes)
+        setup = Setup(sim.url, sim_process.pid, args.database, redis_url, args.layer, args.web_processes,
+                      args.quiet_wait)
         if not args.from_send_only:
             for mode in args.modes.split(","):
                 sweep = steps(args.steps if mode == "production" else args.single_steps)
