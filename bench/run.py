@@ -666,12 +666,13 @@ def plot(sweep: list[dict], starts: list[dict], path: Path) -> None:
             ax.set_title(title)
     if together:
         ax = axes[-1]
-        for run in sorted({r["run"] for r in together}):
+        for index, run in enumerate(sorted({r["run"] for r in together})):
             data = [r for r in together if r["run"] == run]
             n = [r["streams"] for r in data]
             for key, label, style in (("added_ttft_from_send_p50_ms", "p50", "-o"),
                                       ("added_ttft_from_send_p99_ms", "p99", "--s")):
-                ax.plot(n, [r[key] for r in data], style, label=f"run {run} {label}")
+                ax.plot(n, [r[key] for r in data], style, color=f"C{index}", label=f"run {run} {label}")
+        ax.set_yscale("log")  # one stream's ~10 ms and a burst's seconds on one axis
         ax.set_xlabel("streams started at the same moment")
         ax.set_title("Added time to first token from Send")
     for ax in axes:
