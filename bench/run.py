@@ -73,8 +73,11 @@ def private_redis():
     same channels, and each side would receive the other's frames.
     """
     port = free_port()
-    process = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0:
@@ -99,8 +102,9 @@ class App:
     simulator_pid: int = 0
 
     def manage(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True, text=True
+        ).stdout
 
     def start(self) -> None:
         if self.mode == "production":
@@ -110,17 +114,27 @@ class App:
         self.manage("migrate", "-v", "0")
         for _ in range(self.web_processes):
             port = free_port()
-            web = subprocess.Popen([sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port),
-                                    "webapp.asgi:application"], cwd=ROOT, env=self.env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            web = subprocess.Popen(
+                [sys.executable, "-m", "webapp.server", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             self.processes.append(web)
             self.web_pids.append(web.pid)
             self.hosts.append(f"127.0.0.1:{port}")
             wait_until_up(f"http://{self.hosts[-1]}/healthz", web, "daphne")
         if self.mode == "production":
-            self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--concurrency", "1", "-l", "warning"],
-                cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--concurrency", "1", "-l", "warning"],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
 
     def stop(self) -> None:
         for process in self.processes:
@@ -143,23 +157,35 @@ class App:
         return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
 
     def response_ids(self) -> dict[int, str]:
-        code = ("import json; from chat.models import Message; print(json.dumps(dict(Message.objects.filter("
-                "role='assistant').values_list('pk', 'upstream_response_id'))))")
+        code = (
+            "import json; from chat.models import Message; print(json.dumps(dict(Message.objects.filter("
+            "role='assistant').values_list('pk', 'upstream_response_id'))))"
+        )
         return {int(k): v for k, v in json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1]).items()}
 
     def db_writes(self) -> int | None:
         if self.mode != "production":
             return None
-        sql = (f"select tup_inserted + tup_updated + tup_deleted from pg_stat_database where datname = '{self.database}'")
-        out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-At", "-c", sql], check=True,
-                             capture_output=True, text=True).stdout
+        sql = f"select tup_inserted + tup_updated + tup_deleted from pg_stat_database where datname = '{self.database}'"
+        out = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-At", "-c", sql], check=True, capture_output=True, text=True
+        ).stdout
         return int(out.strip() or 0)
 
 
 def app_env(mode: str, sim_url: str, data_dir: str, layer: str, database: str, redis_url: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "XAI_API_KEY")}
-    env.update({"CHANNEL_LAYER": layer, "XAI_API_KEY": "xai-bench", "XAI_BASE_URL": sim_url + "/v1", "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-                "ALLOWED_HOSTS": "127.0.0.1", "DATA_DIR": data_dir, "LOG_LEVEL": "ERROR"})
+    env.update(
+        {
+            "CHANNEL_LAYER": layer,
+            "XAI_API_KEY": "xai-bench",
+            "XAI_BASE_URL": sim_url + "/v1",
+            "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATA_DIR": data_dir,
+            "LOG_LEVEL": "ERROR",
+        }
+    )
     if mode == "production":
         env.update({"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}", "REDIS_URL": redis_url})
     return env
@@ -252,20 +278,35 @@ class Gate:
         await asyncio.sleep(max(0.0, self.opens_at + offset - asyncio.get_running_loop().time()))
 
 
-async def browser_turn(host: str, cookie: str, index: int, gate: Gate | None = None, offset: float = 0.0,
-                       text: str | None = None) -> dict:
+async def browser_turn(
+    host: str, cookie: str, index: int, gate: Gate | None = None, offset: float = 0.0, text: str | None = None
+) -> dict:
     """One browser-protocol client through one whole turn; frames kept raw with receive
     times. It offers permessage-deflate, as every browser does. With a ``gate`` it
     connects, then sends ``turn.start`` when the gate lets it; without, at once."""
     frames: list[tuple[int, str]] = []
     ready = gate is None
     try:
-        async with websockets.connect(f"ws://{host}/ws/chat/", origin=f"http://{host}", max_size=None,
-                                      additional_headers={"Cookie": f"sessionid={cookie}"}, open_timeout=60) as ws:
+        async with websockets.connect(
+            f"ws://{host}/ws/chat/",
+            origin=f"http://{host}",
+            max_size=None,
+            additional_headers={"Cookie": f"sessionid={cookie}"},
+            open_timeout=60,
+        ) as ws:
             wire0 = tcp_bytes_received(ws)
-            start = json.dumps({"type": "turn.start", "client_id": str(uuid.uuid4()), "conversation": None,
-                                "parent": None, "text": text or directive(index), "model": MODEL, "options": {},
-                                "attachments": []})
+            start = json.dumps(
+                {
+                    "type": "turn.start",
+                    "client_id": str(uuid.uuid4()),
+                    "conversation": None,
+                    "parent": None,
+                    "text": text or directive(index),
+                    "model": MODEL,
+                    "options": {},
+                    "attachments": [],
+                }
+            )
             if gate is not None:
                 ready = True
                 await gate.wait(offset)
@@ -294,8 +335,9 @@ async def direct_turn(sim_url: str, index: int, gate: Gate | None = None, offset
                 ready = True
                 await gate.wait(offset)
             sent = time.time_ns()
-            async with http.stream("POST", sim_url + "/v1/responses", json=body,
-                                   headers={"Authorization": "Bearer xai-bench"}) as response:
+            async with http.stream(
+                "POST", sim_url + "/v1/responses", json=body, headers={"Authorization": "Bearer xai-bench"}
+            ) as response:
                 trace_id = response.headers["x-request-id"]
                 async for line in response.aiter_lines():
                     if line.startswith("data: ") and '"response.output_text.delta"' in line:
@@ -350,11 +392,18 @@ def analyse_app_turn(turn: dict, trace: dict) -> dict:
     ttft_from_send, upstream_from_send = from_send(turn["sent"], first_delta, trace)
     return {
         "ok": done["type"] == "turn.done" and done.get("state") == "completed",
-        "intact": text == done.get("content"), "ordered": ordered, "ttft": first, "latencies": latencies,
-        "ttft_from_send": ttft_from_send, "upstream_from_send": upstream_from_send,
-        "sent": turn["sent"], "upstream_ns": trace.get("started_ns"),
-        "frames": len(frames), "delta_frames": sum(1 for _, f, _ in frames if f["type"] == "turn.delta"),
-        "json_bytes": sum(size for _, _, size in frames), "wire_bytes": turn["wire_bytes"],
+        "intact": text == done.get("content"),
+        "ordered": ordered,
+        "ttft": first,
+        "latencies": latencies,
+        "ttft_from_send": ttft_from_send,
+        "upstream_from_send": upstream_from_send,
+        "sent": turn["sent"],
+        "upstream_ns": trace.get("started_ns"),
+        "frames": len(frames),
+        "delta_frames": sum(1 for _, f, _ in frames if f["type"] == "turn.delta"),
+        "json_bytes": sum(size for _, _, size in frames),
+        "wire_bytes": turn["wire_bytes"],
         "text_bytes": len(done.get("content", "").encode()),
         "message": done.get("message"),
     }
@@ -410,8 +459,9 @@ async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str
         # Baseline: N direct readers, started the same way as the app's clients.
         gate, offsets = scenario.gate_and_offsets()
         with no_collector_pauses():
-            direct = await asyncio.gather(*(direct_turn(sim_url, i, gate, offsets[i]) for i in range(n)),
-                                          return_exceptions=True)
+            direct = await asyncio.gather(
+                *(direct_turn(sim_url, i, gate, offsets[i]) for i in range(n)), return_exceptions=True
+            )
         base_ttft, base_frames, base_from_send, base_upstream = [], [], [], []
         for turn in direct:
             if isinstance(turn, BaseException):
@@ -438,8 +488,10 @@ async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str
         peak, stop = [rss0], asyncio.Event()
         sampler = asyncio.create_task(sample_rss(app.web_pids, peak, stop))
         with no_collector_pauses():
-            turns = await asyncio.gather(*(browser_turn(app.hosts[i % len(app.hosts)], cookies[i], i, gate, offsets[i])
-                                           for i in range(n)), return_exceptions=True)
+            turns = await asyncio.gather(
+                *(browser_turn(app.hosts[i % len(app.hosts)], cookies[i], i, gate, offsets[i]) for i in range(n)),
+                return_exceptions=True,
+            )
         stop.set()
         await sampler
         elapsed, cpu = time.monotonic() - start, sum(cpu_seconds(pid) for pid in app.web_pids) - cpu0
@@ -474,7 +526,8 @@ async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str
         "completed": sum(r["ok"] for r in results),
         "errors": errors + sum(not r["ok"] for r in results),
         "lost_or_reordered": sum(not (r["intact"] and r["ordered"]) for r in results),
-        "added_ttft_p50_ms": added(ttfts, base_ttft, 0.5), "added_ttft_p99_ms": added(ttfts, base_ttft, 0.99),
+        "added_ttft_p50_ms": added(ttfts, base_ttft, 0.5),
+        "added_ttft_p99_ms": added(ttfts, base_ttft, 0.99),
         "added_ttft_from_send_p50_ms": added(from_send_ttfts, base_from_send, 0.5),
         "added_ttft_from_send_p99_ms": added(from_send_ttfts, base_from_send, 0.99),
         "ttft_from_send_p50_ms": ms(percentile(from_send_ttfts, 0.5)),
@@ -489,7 +542,8 @@ async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str
         "upstream_after_burst_p50_ms": ms(percentile(after_burst, 0.5)) if scenario.start == "together" else None,
         "upstream_after_burst_p99_ms": ms(percentile(after_burst, 0.99)) if scenario.start == "together" else None,
         "sends_spread_ms": ms((max(sends) - burst) / 1e6) if sends else None,
-        "added_frame_p50_ms": added(frames, base_frames, 0.5), "added_frame_p99_ms": added(frames, base_frames, 0.99),
+        "added_frame_p50_ms": added(frames, base_frames, 0.5),
+        "added_frame_p99_ms": added(frames, base_frames, 0.99),
         "baseline_frame_p99_ms": round(percentile(base_frames, 0.99) or 0, 1),
         "frames_per_reply": round(sum(r["frames"] for r in results) / done, 1),
         "text_bytes_per_reply": round(sum(r["text_bytes"] for r in results) / done),
@@ -509,8 +563,9 @@ async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str
         "machine_busy_before_percent": None if busy_before is None else round(busy_before, 1),
         "quiet_wait_seconds": round(waited, 1) if quiet_wait else None,
     }
-    row["within_bound"] = (row["errors"] == 0 and row["lost_or_reordered"] == 0
-                           and (row["added_frame_p99_ms"] or 1e9) < BOUND_MS)
+    row["within_bound"] = (
+        row["errors"] == 0 and row["lost_or_reordered"] == 0 and (row["added_frame_p99_ms"] or 1e9) < BOUND_MS
+    )
     return row
 
 
@@ -534,15 +589,21 @@ class Setup:
     quiet_wait: float = 0.0  # seconds a step may wait for the machine to quieten
 
 
-async def run_mode(mode: str, scenarios: list[Scenario], setup: Setup, *, stop_over_bound: bool,
-                   run: int = 1) -> list[dict]:
+async def run_mode(
+    mode: str, scenarios: list[Scenario], setup: Setup, *, stop_over_bound: bool, run: int = 1
+) -> list[dict]:
     """Start the app in ``mode``, run each scenario on it in turn, stop it."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as data_dir:
         env = app_env(mode, setup.sim_url, data_dir, setup.layer, setup.database, setup.redis_url)
         # The single-machine shape is one process by design (in-process layer and jobs).
-        app = App(mode, env, database=setup.database, redis_url=setup.redis_url,
-                  web_processes=setup.web_processes if mode == "production" else 1,
-                  simulator_pid=setup.simulator_pid)
+        app = App(
+            mode,
+            env,
+            database=setup.database,
+            redis_url=setup.redis_url,
+            web_processes=setup.web_processes if mode == "production" else 1,
+            simulator_pid=setup.simulator_pid,
+        )
         app.start()
         rows = []
         try:
@@ -561,45 +622,106 @@ async def run_mode(mode: str, scenarios: list[Scenario], setup: Setup, *, stop_o
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
     return f"{os.cpu_count()} CPUs ({cpu}), {memory} GiB, Python {platform.python_version()}, {platform.platform()}"
 
 
-COLUMNS = ["mode", "streams", "completed", "errors", "lost_or_reordered", "added_ttft_p50_ms", "added_ttft_p99_ms",
-           "added_ttft_from_send_p50_ms", "added_ttft_from_send_p99_ms",
-           "added_frame_p50_ms", "added_frame_p99_ms", "frames_per_reply", "text_bytes_per_reply",
-           "json_bytes_per_reply", "wire_bytes_per_reply", "wire_to_text",
-           "db_writes_per_turn", "web_processes", "web_cpu_percent", "simulator_cpu_percent",
-           "load_generator_cpu_percent", "machine_cpu_percent", "web_rss_kib_per_stream",
-           "within_bound"]
-FROM_SEND_COLUMNS = ["mode", "run", "start", "streams", "completed", "errors",
-                     "added_ttft_from_send_p50_ms", "added_ttft_from_send_p99_ms",
-                     "added_ttft_p50_ms", "added_ttft_p99_ms",
-                     "ttft_from_send_p50_ms", "ttft_from_send_p99_ms",
-                     "direct_ttft_from_send_p50_ms", "direct_ttft_from_send_p99_ms",
-                     "upstream_from_send_p50_ms", "upstream_from_send_p99_ms",
-                     "direct_upstream_from_send_p50_ms", "direct_upstream_from_send_p99_ms",
-                     "upstream_after_burst_p50_ms", "upstream_after_burst_p99_ms", "sends_spread_ms",
-                     "web_cpu_percent", "simulator_cpu_percent", "load_generator_cpu_percent", "machine_cpu_percent",
-                     "load_average_1m", "machine_busy_before_percent"]
+COLUMNS = [
+    "mode",
+    "streams",
+    "completed",
+    "errors",
+    "lost_or_reordered",
+    "added_ttft_p50_ms",
+    "added_ttft_p99_ms",
+    "added_ttft_from_send_p50_ms",
+    "added_ttft_from_send_p99_ms",
+    "added_frame_p50_ms",
+    "added_frame_p99_ms",
+    "frames_per_reply",
+    "text_bytes_per_reply",
+    "json_bytes_per_reply",
+    "wire_bytes_per_reply",
+    "wire_to_text",
+    "db_writes_per_turn",
+    "web_processes",
+    "web_cpu_percent",
+    "simulator_cpu_percent",
+    "load_generator_cpu_percent",
+    "machine_cpu_percent",
+    "web_rss_kib_per_stream",
+    "within_bound",
+]
+FROM_SEND_COLUMNS = [
+    "mode",
+    "run",
+    "start",
+    "streams",
+    "completed",
+    "errors",
+    "added_ttft_from_send_p50_ms",
+    "added_ttft_from_send_p99_ms",
+    "added_ttft_p50_ms",
+    "added_ttft_p99_ms",
+    "ttft_from_send_p50_ms",
+    "ttft_from_send_p99_ms",
+    "direct_ttft_from_send_p50_ms",
+    "direct_ttft_from_send_p99_ms",
+    "upstream_from_send_p50_ms",
+    "upstream_from_send_p99_ms",
+    "direct_upstream_from_send_p50_ms",
+    "direct_upstream_from_send_p99_ms",
+    "upstream_after_burst_p50_ms",
+    "upstream_after_burst_p99_ms",
+    "sends_spread_ms",
+    "web_cpu_percent",
+    "simulator_cpu_percent",
+    "load_generator_cpu_percent",
+    "machine_cpu_percent",
+    "load_average_1m",
+    "machine_busy_before_percent",
+]
 
 
 def table(rows: list[dict], columns: list[str]) -> list[str]:
-    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
-            *("| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in columns) + " |" for r in rows)]
+    return [
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+        *("| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in columns) + " |" for r in rows),
+    ]
 
 
 def write_results(rows: list[dict], name: str, note: str = "") -> None:
     RESULTS.mkdir(exist_ok=True)
     sweep = [r for r in rows if r["start"] == "on connect"]
     starts = [r for r in rows if r["start"] != "on connect"]
-    best = {mode: max((r["streams"] for r in sweep if r["mode"] == mode and r["within_bound"]), default=0)
-            for mode in {r["mode"] for r in sweep}}
-    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), "note": note, "tokens": TOKENS,
-                                                      "tps": TPS, "ttft_ms": TTFT_MS, "rows": rows,
-                                                      "largest_n": best}, indent=2) + "\n")
+    best = {
+        mode: max((r["streams"] for r in sweep if r["mode"] == mode and r["within_bound"]), default=0)
+        for mode in {r["mode"] for r in sweep}
+    }
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "machine": machine(),
+                "note": note,
+                "tokens": TOKENS,
+                "tps": TPS,
+                "ttft_ms": TTFT_MS,
+                "rows": rows,
+                "largest_n": best,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     lines = ["# `make bench`: what the app adds to Grok's latency", "", f"Machine: {machine()}.", ""]
     if note:
         lines += [f"Also on the machine: {note}", ""]
@@ -607,21 +729,30 @@ def write_results(rows: list[dict], name: str, note: str = "") -> None:
         f"Each stream: one whole turn in a new conversation, {TOKENS} tokens at {TPS} tokens/s after {TTFT_MS} ms, "
         "one browser-protocol websocket client per signed-in user; the baseline reads the same kind of reply "
         "straight from the simulator, in the same run. *Added* = app percentile − direct percentile. Load "
-        "generator, simulator, app, PostgreSQL and Redis share the machine.", "",
+        "generator, simulator, app, PostgreSQL and Redis share the machine.",
+        "",
     ]
     if sweep:
         lines += [
-            "## Sweep: each client sends as soon as its socket is open", "",
+            "## Sweep: each client sends as soon as its socket is open",
+            "",
             "`added_ttft_*` and `added_frame_*` are measured from the simulator's send trace (when the token "
-            "left upstream); `added_ttft_from_send_*` from the client's Send (see below).", "",
-            *table(sweep, COLUMNS), "",
-            *(f"- **{mode}**: largest N with added per-frame p99 under {BOUND_MS:g} ms and no errors: **{n}**"
-              for mode, n in sorted(best.items())), "",
-            f"![added latency against N]({name}.png)", "",
+            "left upstream); `added_ttft_from_send_*` from the client's Send (see below).",
+            "",
+            *table(sweep, COLUMNS),
+            "",
+            *(
+                f"- **{mode}**: largest N with added per-frame p99 under {BOUND_MS:g} ms and no errors: **{n}**"
+                for mode, n in sorted(best.items())
+            ),
+            "",
+            f"![added latency against N]({name}.png)",
+            "",
         ]
     if starts:
         lines += [
-            "## From Send: people pressing Send at the same moment, or spread over a few seconds", "",
+            "## From Send: people pressing Send at the same moment, or spread over a few seconds",
+            "",
             "Every client connects first; then all send `turn.start` at one moment (`together`) or at even "
             "intervals (`spread`). `ttft_from_send` = the client's `turn.start` send → its first `turn.delta` "
             "received; `direct_ttft_from_send` = a direct client's request send (on an open connection) → its "
@@ -631,8 +762,10 @@ def write_results(rows: list[dict], name: str, note: str = "") -> None:
             "building and sending the request), which `added_ttft` (from the simulator's send trace) leaves out. "
             "`upstream_from_send` = Send → the simulator starting to answer that request (its trace's "
             "`started_ns`, same machine's wall clock); `upstream_after_burst` the same from the first Send of "
-            "the burst; `sends_spread_ms` how long the load generator took to send the burst.", "",
-            *table(starts, FROM_SEND_COLUMNS), "",
+            "the burst; `sends_spread_ms` how long the load generator took to send the burst.",
+            "",
+            *table(starts, FROM_SEND_COLUMNS),
+            "",
         ]
     (RESULTS / f"{name}.md").write_text("\n".join(lines))
     plot(sweep, starts, RESULTS / f"{name}.png")
@@ -669,8 +802,10 @@ def plot(sweep: list[dict], starts: list[dict], path: Path) -> None:
         for index, run in enumerate(sorted({r["run"] for r in together})):
             data = [r for r in together if r["run"] == run]
             n = [r["streams"] for r in data]
-            for key, label, style in (("added_ttft_from_send_p50_ms", "p50", "-o"),
-                                      ("added_ttft_from_send_p99_ms", "p99", "--s")):
+            for key, label, style in (
+                ("added_ttft_from_send_p50_ms", "p50", "-o"),
+                ("added_ttft_from_send_p99_ms", "p99", "--s"),
+            ):
                 ax.plot(n, [r[key] for r in data], style, color=f"C{index}", label=f"run {run} {label}")
         ax.set_yscale("log")  # one stream's ~10 ms and a burst's seconds on one axis
         ax.set_xlabel("streams started at the same moment")
@@ -692,27 +827,55 @@ async def main() -> None:
     parser.add_argument("--steps", default="1,10,50,100,200,500", help="the sweep's N, production shape")
     parser.add_argument("--single-steps", default="1,10,50,100,200", help="the sweep's N, single-machine shape")
     parser.add_argument("--modes", default="production,single", help="shapes the sweep runs in")
-    parser.add_argument("--from-send-steps", default="1,10,50,100,200",
-                        help="N whose clients all press Send at the same moment, production shape ('' for none)")
-    parser.add_argument("--spread", type=float, default=5.0, metavar="SECONDS",
-                        help="... and --spread-streams clients pressing Send evenly over this long (0 for none)")
+    parser.add_argument(
+        "--from-send-steps",
+        default="1,10,50,100,200",
+        help="N whose clients all press Send at the same moment, production shape ('' for none)",
+    )
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="... and --spread-streams clients pressing Send evenly over this long (0 for none)",
+    )
     parser.add_argument("--spread-streams", type=int, default=100)
     parser.add_argument("--from-send-only", action="store_true", help="skip the sweep")
-    parser.add_argument("--runs", type=int, default=1,
-                        help="from-Send scenarios this many times, each on a freshly started app")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="from-Send scenarios this many times, each on a freshly started app"
+    )
     parser.add_argument("--note", default="", help="what else ran on the machine, for the results")
-    parser.add_argument("--quiet-wait", type=float, default=0.0, metavar="SECONDS",
-                        help="before each step, wait up to this long for the machine to be under 25%% busy")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each step, wait up to this long for the machine to be under 25%% busy",
+    )
     parser.add_argument("--name", default="bench")
-    parser.add_argument("--layer", default="pubsub", choices=["pubsub", "pubsub-unbatched", "redis"],
-                        help="channel layer on Redis in the production shape")
-    parser.add_argument("--web-processes", type=int, default=os.cpu_count() or 1,
-                        help="daphne processes in the production shape (default: one per CPU)")
-    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", "grokchat_bench"),
-                        help="PostgreSQL database the production shape drops and creates (env BENCH_DATABASE)")
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""),
-                        help="Redis of the production shape, flushed first (env BENCH_REDIS_URL; default: a "
-                             "private redis-server on a free port, because Pub/Sub ignores database numbers)")
+    parser.add_argument(
+        "--layer",
+        default="pubsub",
+        choices=["pubsub", "pubsub-unbatched", "redis"],
+        help="channel layer on Redis in the production shape",
+    )
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="daphne processes in the production shape (default: one per CPU)",
+    )
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("BENCH_DATABASE", "grokchat_bench"),
+        help="PostgreSQL database the production shape drops and creates (env BENCH_DATABASE)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", ""),
+        help="Redis of the production shape, flushed first (env BENCH_REDIS_URL; default: a "
+        "private redis-server on a free port, because Pub/Sub ignores database numbers)",
+    )
     args = parser.parse_args()
     # Hundreds of sockets on each side: the server processes inherit the raised limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -724,8 +887,9 @@ async def main() -> None:
         redis_url = args.redis_url or stack.enter_context(private_redis())
         sim_process, sim = start_simulator("--log-level", "error")
         stack.callback(sim_process.terminate)
-        setup = Setup(sim.url, sim_process.pid, args.database, redis_url, args.layer, args.web_processes,
-                      args.quiet_wait)
+        setup = Setup(
+            sim.url, sim_process.pid, args.database, redis_url, args.layer, args.web_processes, args.quiet_wait
+        )
         if not args.from_send_only:
             for mode in args.modes.split(","):
                 sweep = steps(args.steps if mode == "production" else args.single_steps)

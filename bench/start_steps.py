@@ -20,7 +20,7 @@ import threading
 import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -36,8 +36,12 @@ message_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("message
 
 
 def log(event: str, **fields) -> None:
-    _out.write(json.dumps({"e": event, "t": time.time_ns(),
-                           "main": threading.current_thread() is threading.main_thread(), **fields}) + "\n")
+    _out.write(
+        json.dumps(
+            {"e": event, "t": time.time_ns(), "main": threading.current_thread() is threading.main_thread(), **fields}
+        )
+        + "\n"
+    )
 
 
 def wrap(owner, name: str, make) -> None:
@@ -50,6 +54,7 @@ def consumer_start(original):
         log("consumer_start", cid=frame.get("client_id"))
         await original(self, frame)
         log("consumer_done", cid=frame.get("client_id"))
+
     return _start
 
 
@@ -61,11 +66,13 @@ def model_list(original):
         models = await original()
         log("models", dur=time.time_ns() - began, process_copy=fresh, cid=client_id.get())
         return models
+
     return language_models_or_none
 
 
 def database_step(name: str):
     """A sync service run in the database thread: its start, duration and database time."""
+
     def make(original):
         def step(*args, **kwargs):
             began, spent = time.time_ns(), [0, 0]
@@ -81,10 +88,19 @@ def database_step(name: str):
             with connection.execute_wrapper(timer):
                 result = original(*args, **kwargs)
             mid = getattr(getattr(result, "assistant_message", None), "pk", None) or kwargs.get("message_id")
-            log(name, t0=began, dur=time.time_ns() - began, db_ns=spent[0], queries=spent[1], mid=mid,
-                cid=str(kwargs["client_id"]) if kwargs.get("client_id") else None)
+            log(
+                name,
+                t0=began,
+                dur=time.time_ns() - began,
+                db_ns=spent[0],
+                queries=spent[1],
+                mid=mid,
+                cid=str(kwargs["client_id"]) if kwargs.get("client_id") else None,
+            )
             return result
+
         return step
+
     return make
 
 
@@ -93,6 +109,7 @@ def hand_over(original):
         starts = getattr(function, "__name__", "") == "start"
         log("after_commit", fn=getattr(function, "__name__", "?"), mid=args[0] if starts else None, cid=client_id.get())
         original(function, *args)
+
     return _run
 
 
@@ -100,6 +117,7 @@ def runner_start(original):
     async def start(message, follow=None):
         log("runner_start", mid=message)
         await original(message, follow)
+
     return start
 
 
@@ -110,7 +128,9 @@ def timed(name: str, key=None):
             result = await original(*args, **kwargs)
             log(name, dur=time.time_ns() - began, cid=client_id.get(), mid=key(*args) if key else message_id.get())
             return result
+
         return step
+
     return make
 
 
@@ -119,6 +139,7 @@ def runner_run(original):
         message_id.set(self.message_id)
         log("runner_run", mid=self.message_id)
         await original(self)
+
     return run
 
 
@@ -127,6 +148,7 @@ def first_token(original):
         if self.first_token is None:
             log("first_token_in", mid=self.message_id)
         original(self, parts, piece)
+
     return _received
 
 
@@ -135,6 +157,7 @@ def http_send(original):
         if request.url.path.endswith("/responses"):
             log("http_send", mid=message_id.get())
         return await original(self, request, **kwargs)
+
     return send
 
 
@@ -156,6 +179,7 @@ def lateness_on_first_socket(original):
         if not started:
             started.append(asyncio.get_running_loop().create_task(loop_lateness()))
         await original(self)
+
     return connect
 
 
