@@ -217,6 +217,20 @@ def machine_busy() -> tuple[int, int]:
     return sum(fields) - fields[3] - fields[4], sum(fields)
 
 
+async def quiet_machine(longest: float, *, below: float = 25.0, spell: float = 3.0) -> float:
+    """Wait, up to ``longest`` seconds, for the machine to stay under ``below`` % busy
+    (of all CPUs) for ``spell`` seconds: others share it, and a step started in the
+    middle of their burst measures them. Returns how busy the last spell was."""
+    deadline, busy = time.monotonic() + longest, 100.0
+    while True:
+        before = machine_busy()
+        await asyncio.sleep(spell)
+        after = machine_busy()
+        busy = 100 * (after[0] - before[0]) / max(1, after[1] - before[1])
+        if busy < below or time.monotonic() >= deadline:
+            return busy
+
+
 async def sample_rss(pids: list[int], peak: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
         peak[0] = max(peak[0], sum(rss_mib(pid) for pid in pids))
@@ -435,8 +449,11 @@ def ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str]) -> dict:
+async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str], quiet_wait: float = 0.0) -> dict:
     n = scenario.streams
+    waited = time.monotonic()
+    busy_before = await quiet_machine(quiet_wait) if quiet_wait else None
+    waited = time.monotonic() - waited
     load_average = round(os.getloadavg()[0], 2)
     async with httpx.AsyncClient() as http:
         # Baseline: N direct readers, started the same way as the app's clients.
@@ -543,6 +560,8 @@ async def run_step(app: App, sim_url: str, scenario: Scenario, cookies: list[str
         "web_rss_kib_per_stream": round(1024 * max(0.0, peak[0] - rss0) / n, 1),
         "turn_seconds": round(elapsed, 1),
         "load_average_1m": load_average,  # the machine's, as the step began: others share it
+        "machine_busy_before_percent": None if busy_before is None else round(busy_before, 1),
+        "quiet_wait_seconds": round(waited, 1) if quiet_wait else None,
     }
     row["within_bound"] = (
         row["errors"] == 0 and row["lost_or_reordered"] == 0 and (row["added_frame_p99_ms"] or 1e9) < BOUND_MS
@@ -567,6 +586,7 @@ class Setup:
     redis_url: str
     layer: str = "pubsub"
     web_processes: int = 1
+    quiet_wait: float = 0.0  # seconds a step may wait for the machine to quieten
 
 
 async def run_mode(
@@ -590,7 +610,7 @@ async def run_mode(
             cookies = app.sign_in(max(s.streams for s in scenarios))
             await warm_up(app, cookies)
             for scenario in scenarios:
-                row = await run_step(app, setup.sim_url, scenario, cookies)
+                row = await run_step(app, setup.sim_url, scenario, cookies, setup.quiet_wait)
                 row.update(mode=mode, web_processes=app.web_processes, run=run)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -667,6 +687,7 @@ FROM_SEND_COLUMNS = [
     "load_generator_cpu_percent",
     "machine_cpu_percent",
     "load_average_1m",
+    "machine_busy_before_percent",
 ]
 
 
@@ -778,14 +799,15 @@ def plot(sweep: list[dict], starts: list[dict], path: Path) -> None:
             ax.set_title(title)
     if together:
         ax = axes[-1]
-        for run in sorted({r["run"] for r in together}):
+        for index, run in enumerate(sorted({r["run"] for r in together})):
             data = [r for r in together if r["run"] == run]
             n = [r["streams"] for r in data]
             for key, label, style in (
                 ("added_ttft_from_send_p50_ms", "p50", "-o"),
                 ("added_ttft_from_send_p99_ms", "p99", "--s"),
             ):
-                ax.plot(n, [r[key] for r in data], style, label=f"run {run} {label}")
+                ax.plot(n, [r[key] for r in data], style, color=f"C{index}", label=f"run {run} {label}")
+        ax.set_yscale("log")  # one stream's ~10 ms and a burst's seconds on one axis
         ax.set_xlabel("streams started at the same moment")
         ax.set_title("Added time to first token from Send")
     for ax in axes:
@@ -823,6 +845,13 @@ async def main() -> None:
         "--runs", type=int, default=1, help="from-Send scenarios this many times, each on a freshly started app"
     )
     parser.add_argument("--note", default="", help="what else ran on the machine, for the results")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each step, wait up to this long for the machine to be under 25%% busy",
+    )
     parser.add_argument("--name", default="bench")
     parser.add_argument(
         "--layer",
@@ -858,7 +887,9 @@ async def main() -> None:
         redis_url = args.redis_url or stack.enter_context(private_redis())
         sim_process, sim = start_simulator("--log-level", "error")
         stack.callback(sim_process.terminate)
-        setup = Setup(sim.url, sim_process.pid, args.database, redis_url, args.layer, args.web_processes)
+        setup = Setup(
+            sim.url, sim_process.pid, args.database, redis_url, args.layer, args.web_processes, args.quiet_wait
+        )
         if not args.from_send_only:
             for mode in args.modes.split(","):
                 sweep = steps(args.steps if mode == "production" else args.single_steps)
