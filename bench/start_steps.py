@@ -27,7 +27,7 @@ django.setup()
 import httpx  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from chat import catalog, consumers, events, runner, turns  # noqa: E402
+from chat import catalog, checkpoints, consumers, events, runner  # noqa: E402
 from chat.grok import transport  # noqa: E402
 
 _out = open(os.path.join(os.environ["START_STEPS_DIR"], f"steps-{os.getpid()}.jsonl"), "a", buffering=1)
@@ -114,9 +114,9 @@ def hand_over(original):
 
 
 def runner_start(original):
-    async def start(message, follow=None):
+    def start(message):
         log("runner_start", mid=message)
-        await original(message, follow)
+        original(message)
 
     return start
 
@@ -186,8 +186,14 @@ def lateness_on_first_socket(original):
 wrap(consumers.ChatConsumer, "_start", consumer_start)
 wrap(consumers.ChatConsumer, "connect", lateness_on_first_socket)
 wrap(catalog, "language_models_or_none", model_list)
-for service in ("turn_start", "turn_claim", "turns_checkpoint", "turn_finish"):
-    wrap(turns, service, database_step(service))
+# Wrapped where they are called from: each caller imports the service by name.
+for owner, service in (
+    (consumers, "turn_start"),
+    (runner, "turn_claim"),
+    (checkpoints, "turns_checkpoint"),
+    (runner, "turn_finish"),
+):
+    wrap(owner, service, database_step(service))
 wrap(events, "_run", hand_over)
 wrap(events, "follow", timed("follow"))
 wrap(events, "runner_channel", timed("runner_channel", key=lambda message: message))
