@@ -114,6 +114,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _follow(self, conversation_id: int) -> None:
         """Follow the conversation, then send its state and ask a running turn for its text so far."""
         await events.follow(conversation_id, self.socket_id)
+        # Read again, after following: its last_seq must not predate the frames to come.
         conversation = await database(conversation_get_for_user)(self.user, conversation_id)
         state = await database(conversation_state)(conversation)
         await self._send_page(state)

@@ -76,7 +76,7 @@ class _Relay:
         )
         self.channel: str | None = None
         self._ready: asyncio.Task | None = None
-        self._joins: dict[int, asyncio.Task] = {}  # conversations being subscribed to, or left
+        self._subscriptions: dict[int, asyncio.Task] = {}  # conversations this process is subscribed to
         self._tasks: set[asyncio.Task] = set()
 
     async def ready(self) -> None:
@@ -155,30 +155,30 @@ class _Relay:
         return socket_id
 
     async def follow(self, conversation_id: int, socket_id: str) -> None:
-        first = self.sockets.follow(conversation_id, socket_id)
+        self.sockets.follow(conversation_id, socket_id)
         if not self.cross_process:
             return
-        if first:
-            self._joins[conversation_id] = asyncio.ensure_future(self._subscribe(conversation_id))
-        join = self._joins.get(conversation_id)
-        if join is not None:  # a second socket waits for the first one's subscription too
-            await asyncio.shield(join)
+        # Whether this process is subscribed is its own question, not whether this is the
+        # first socket here: a socket can be followed locally first (a new conversation).
+        subscription = self._subscriptions.get(conversation_id)
+        if subscription is None or (subscription.done() and subscription.exception() is not None):
+            subscription = self._subscriptions[conversation_id] = asyncio.ensure_future(
+                self._subscribe(conversation_id)
+            )
+        await asyncio.shield(subscription)  # a second socket waits for the first one's subscription too
 
     async def _subscribe(self, conversation_id: int) -> None:
-        try:
-            await self.listeners.announce([conversation_id])
-            await self.layer.group_add(conversation_group(conversation_id), self.channel)
-        finally:
-            self._joins.pop(conversation_id, None)
+        await self.listeners.announce([conversation_id])
+        await self.layer.group_add(conversation_group(conversation_id), self.channel)
 
     async def unfollow(self, conversation_id: int, socket_id: str) -> None:
         if self.sockets.unfollow(conversation_id, socket_id) and self.cross_process:
             await self._unsubscribe(conversation_id)
 
     async def _unsubscribe(self, conversation_id: int) -> None:
-        join = self._joins.get(conversation_id)
-        if join is not None:
-            await asyncio.shield(join)
+        subscription = self._subscriptions.pop(conversation_id, None)
+        if subscription is not None:
+            await asyncio.gather(asyncio.shield(subscription), return_exceptions=True)
         if self.sockets.follows(conversation_id):
             return  # another socket here followed it meanwhile
         await self.layer.group_discard(conversation_group(conversation_id), self.channel)

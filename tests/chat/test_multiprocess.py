@@ -197,3 +197,22 @@ async def test_signing_out_through_process_a_ends_the_socket_on_process_b(web_pr
 
     assert "signed out" in ended["message"]
     assert closed.value.rcvd.code == 4401
+
+
+async def test_the_tab_that_created_a_conversation_on_a_follows_a_reply_started_on_b(web_processes, alice):
+    """The creating socket follows its new conversation locally first; its process must still subscribe."""
+    from channels.db import database_sync_to_async
+
+    cookie = await database_sync_to_async(session_cookie)(alice)
+    a, b = web_processes
+    async with Tab(a, cookie) as on_a, Tab(b, cookie) as on_b:
+        await on_a.send(start("Made on A [[sim tokens=5]]"))
+        first = await on_a.until(ended)
+        await on_b.send({"type": "conversation.open", "conversation": first["conversation"], "after": None})
+        await on_b.until(kind("conversation.state"))
+        await on_b.send({**start("Asked on B [[sim tokens=40 tps=50]]"), "conversation": first["conversation"]})
+        started_a = await on_a.until(kind("turn.started"))
+        done_a = await on_a.until(ended)
+
+    assert done_a["state"] == "completed" and done_a["content"].startswith("Reply to turn 2")
+    assert started_a["assistant_message"]["id"] == done_a["message"]
