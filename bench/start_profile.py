@@ -140,16 +140,12 @@ async def sample_cpu(pids: list[int], marks: list) -> None:
 # The steps of one start, in order: (label, from, to); each end is (source, event, field).
 STEPS = [
     ("Send -> consumer has the frame", ("client", "sent"), ("cid", "consumer_start", "t")),
-    ("model list", ("cid", "models", "dur")),
-    ("wait for the database thread (turn_start)", ("cid", "models", "t"), ("cid", "turn_start", "t0")),
-    ("turn_start", ("cid", "turn_start", "dur")),
-    ("  of which in queries", ("cid", "turn_start", "db_ns")),
-    ("commit -> runner.start on the loop", ("cid", "turn_start", "end"), ("mid", "runner_start", "t")),
-    ("follow: group_add of the conversation", ("cid", "follow", "dur")),
-    ("runner_channel: new channel + group_add", ("mid", "runner_channel", "dur")),
-    ("wait for the database thread (turn_claim)", ("mid", "runner_channel", "t"), ("mid", "turn_claim", "t0")),
-    ("turn_claim", ("mid", "turn_claim", "dur")),
-    ("claim -> request sent", ("mid", "turn_claim", "end"), ("mid", "http_send", "t")),
+    ("wait for its batch (and the database thread)", ("cid", "consumer_start", "t"), ("cid", "turns_start", "t0")),
+    ("its batch in the database thread", ("cid", "turns_start", "dur")),
+    ("  of which in queries", ("cid", "turns_start", "db_ns")),
+    ("  starts in the batch", ("cid", "turns_start", "size")),
+    ("commit -> runner.start on the loop", ("cid", "turns_start", "end"), ("mid", "runner_start", "t")),
+    ("runner.start -> request sent", ("mid", "runner_start", "t"), ("mid", "http_send", "t")),
     ("request sent -> simulator answering", ("mid", "http_send", "t"), ("client", "sim_started")),
     ("Send -> simulator answering", ("client", "sent"), ("client", "sim_started")),
     ("first token in the app -> client", ("mid", "first_token_in", "t"), ("client", "first")),
@@ -184,7 +180,7 @@ def report(
                 a, b = value(ends[0], c, by_cid, by_mid), value(ends[1], c, by_cid, by_mid)
                 v = None if a is None or b is None else b - a
             if v is not None:
-                values.append(v / 1e6)
+                values.append(v if name.endswith("in the batch") else v / 1e6)
         if values:
             lines.append(
                 f"| {name} | {percentile(values, 0.5):.1f} | {percentile(values, 0.99):.1f} | "
@@ -197,14 +193,12 @@ def report(
         if "t0" in event and t0 <= event["t0"] <= t1:
             busy[event["e"]] = busy.get(event["e"], 0.0) + event["dur"] / 1e6
     late = [e["ms"] for e in events if e["e"] == "loop_late" and t0 <= e["t"] <= t1]
-    fresh = sum(1 for c in clients if by_cid.get(c["cid"], {}).get("models", {}).get("process_copy"))
     lines += [
         "",
         f"From the first Send to the last upstream request: {window * 1000:.0f} ms. Database thread busy "
         f"in it (both processes): "
         + ", ".join(f"{k} {v:.0f} ms" for k, v in sorted(busy.items()))
-        + f". Event loops late (5 ms timer) {len(late)} times, {sum(late):.0f} ms in all. Model list from the "
-        f"process copy: {fresh} of {len(clients)}."
+        + f". Event loops late (5 ms timer) {len(late)} times, {sum(late):.0f} ms in all."
         + (
             # CPU time is counted in 10 ms ticks: too coarse for a shorter window.
             f" Web processes' CPU: {1000 * sum(cpu) / len(clients):.1f} ms per start ({100 * sum(cpu) / window:.0f}% "

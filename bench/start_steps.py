@@ -27,7 +27,7 @@ django.setup()
 import httpx  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from chat import catalog, checkpoints, consumers, events, runner  # noqa: E402
+from chat import catalog, checkpoints, consumers, events, runner, starts  # noqa: E402
 from chat.grok import transport  # noqa: E402
 
 _out = open(os.path.join(os.environ["START_STEPS_DIR"], f"steps-{os.getpid()}.jsonl"), "a", buffering=1)
@@ -104,6 +104,40 @@ def database_step(name: str):
     return make
 
 
+def batch_step(original):
+    """The batch of starts in the database thread: one event per start, with the batch's times."""
+
+    def turns_start(requests, **kwargs):
+        began, spent = time.time_ns(), [0, 0]
+
+        def timer(execute, sql, params, many, context):
+            at = time.time_ns()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                spent[0] += time.time_ns() - at
+                spent[1] += 1
+
+        with connection.execute_wrapper(timer):
+            results = original(requests, **kwargs)
+        dur = time.time_ns() - began
+        for request, result in zip(requests, results):
+            mid = getattr(getattr(result, "assistant_message", None), "pk", None)
+            log(
+                "turns_start",
+                t0=began,
+                dur=dur,
+                db_ns=spent[0],
+                queries=spent[1],
+                size=len(requests),
+                mid=mid,
+                cid=str(request.client_id),
+            )
+        return results
+
+    return turns_start
+
+
 def hand_over(original):
     def _run(function, *args):
         starts = getattr(function, "__name__", "") == "start"
@@ -114,9 +148,9 @@ def hand_over(original):
 
 
 def runner_start(original):
-    def start(message):
-        log("runner_start", mid=message)
-        original(message)
+    def start(context):
+        log("runner_start", mid=context.message_id)
+        original(context)
 
     return start
 
@@ -187,16 +221,14 @@ wrap(consumers.ChatConsumer, "_start", consumer_start)
 wrap(consumers.ChatConsumer, "connect", lateness_on_first_socket)
 wrap(catalog, "language_models_or_none", model_list)
 # Wrapped where they are called from: each caller imports the service by name.
+wrap(starts, "turns_start", batch_step)
 for owner, service in (
-    (consumers, "turn_start"),
-    (runner, "turn_claim"),
     (checkpoints, "turns_checkpoint"),
     (runner, "turn_finish"),
 ):
     wrap(owner, service, database_step(service))
 wrap(events, "_run", hand_over)
-wrap(events, "follow", timed("follow"))
-wrap(events, "runner_channel", timed("runner_channel", key=lambda message: message))
+wrap(events, "_join_and_publish", timed("join_and_publish", key=lambda join, frames, beyond: None))
 wrap(runner, "start", runner_start)
 wrap(runner.TurnRunner, "run", runner_run)
 wrap(runner.TurnRunner, "_received", first_token)

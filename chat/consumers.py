@@ -14,11 +14,11 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import catalog, events, frames, runner
+from . import events, frames, runner, starts
 from .access import NotFound, conversation_get_for_user, row_id
 from .sockets import Session
 from .sync import database
-from .turns.commands import TurnStarted, turn_cancel, turn_retry, turn_start
+from .turns.commands import StartRequest, TurnStarted, turn_cancel, turn_retry
 from .turns.errors import TurnError
 from .turns.selectors import Page, conversation_history, conversation_state
 
@@ -119,7 +119,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         state = await database(conversation_state)(conversation)
         await self._send_page(state)
         if state.frame["running"]:
-            await events.request_snapshot(state.frame["running"], self.socket_id)
+            await events.request_snapshot(state.frame["running"], state.runner, self.socket_id)
 
     async def _send_page(self, page: Page) -> None:
         await self._send_frame(page.frame)
@@ -139,37 +139,32 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self._follow(conversation.pk)
 
     async def _start(self, frame: dict) -> None:
-        conversation_id = frame.get("conversation")
-        if conversation_id is not None:
-            conversation = await database(conversation_get_for_user)(self.user, conversation_id)
-            await events.follow(conversation.pk, self.socket_id)
-        models = await catalog.language_models_or_none()
-        started = await database(turn_start)(
-            user=self.user,
-            client_id=frame.get("client_id"),
-            conversation_id=conversation_id,
-            parent_id=frame.get("parent"),
-            text=frame.get("text"),
-            model=frame.get("model"),
-            options=frame.get("options") or {},
-            models=models,
-            attachments=frame.get("attachments"),
-            socket=self.socket_id,
+        started = await starts.start(
+            StartRequest(
+                user=self.user,
+                client_id=frame.get("client_id"),
+                conversation_id=frame.get("conversation"),
+                parent_id=frame.get("parent"),
+                text=frame.get("text"),
+                model=frame.get("model"),
+                options=frame.get("options") or {},
+                attachments=frame.get("attachments"),
+                socket=self.socket_id,
+            )
         )
         if started.existing:
             # A repeated send: this socket may not follow the conversation yet; it gets
             # the conversation and the turn so far, as a reconnecting socket does.
             await self._send_frame(_created(started))
             await self._follow(started.conversation.pk)
-            return
-        runner.start(started.assistant_message.pk)
 
     async def _cancel(self, frame: dict) -> None:
         await database(turn_cancel)(user=self.user, message_id=frame.get("message"))
 
     async def _retry(self, frame: dict) -> None:
-        started = await database(turn_retry)(user=self.user, message_id=frame.get("message"))
-        runner.start(started.assistant_message.pk)
+        address = await events.runner_address()
+        started = await database(turn_retry)(user=self.user, message_id=frame.get("message"), runner=address)
+        runner.start(started.context)
 
 
 def _created(started: TurnStarted) -> frames.Frame:

@@ -41,6 +41,7 @@ from .sockets import LocalSockets, Send, Session
 log = logging.getLogger(__name__)
 
 FRAME = "relay.frame"  # a frame for a conversation's sockets (or one socket) on another process
+TURN = "relay.turn"  # a Stop or snapshot request for a reply running on the receiving process
 SESSIONS = "relay.sessions"  # a user's sign-ins changed: their sockets check theirs
 SESSION_RECHECK_EVERY = 30.0  # seconds between checks of every socket's session (expiry)
 QUIET_FOR = 1.0  # seconds a runner trusts that no other process listens before asking again
@@ -48,10 +49,6 @@ QUIET_FOR = 1.0  # seconds a runner trusts that no other process listens before 
 
 def conversation_group(conversation_id: int) -> str:
     return f"conversation.{conversation_id}"
-
-
-def turn_group(message_id: int) -> str:
-    return f"turn.{message_id}"
 
 
 def user_group(user_id: int) -> str:
@@ -77,6 +74,7 @@ class _Relay:
         self.channel: str | None = None
         self._ready: asyncio.Task | None = None
         self._subscriptions: dict[int, asyncio.Task] = {}  # conversations this process is subscribed to
+        self.runners: dict[int, asyncio.Queue] = {}  # requests for the replies running here
         self._tasks: set[asyncio.Task] = set()
 
     async def ready(self) -> None:
@@ -112,6 +110,9 @@ class _Relay:
             if message.get("type") == SESSIONS:
                 if message.get("origin") != self.process:  # this process checked its own already
                     await self.recheck(message["user"], ended=message.get("ended"))
+                continue
+            if message.get("type") == TURN:
+                self.to_runner(message["message"], message["request"])
                 continue
             if message.get("type") != FRAME or message.get("origin") == self.process:
                 continue  # our own frame, already delivered here
@@ -154,22 +155,34 @@ class _Relay:
             await self.layer.group_add(user_group(session.user_id), self.channel)
         return socket_id
 
-    async def follow(self, conversation_id: int, socket_id: str) -> None:
-        self.sockets.follow(conversation_id, socket_id)
+    async def follow(self, *joins: tuple[int, str]) -> None:
+        """Each (conversation, socket) pair: the socket follows the conversation; this
+        process is subscribed to it (one announcement and subscription for all)."""
+        for conversation_id, socket_id in joins:
+            self.sockets.follow(conversation_id, socket_id)
         if not self.cross_process:
             return
         # Whether this process is subscribed is its own question, not whether this is the
         # first socket here: a socket can be followed locally first (a new conversation).
-        subscription = self._subscriptions.get(conversation_id)
-        if subscription is None or (subscription.done() and subscription.exception() is not None):
-            subscription = self._subscriptions[conversation_id] = asyncio.ensure_future(
-                self._subscribe(conversation_id)
-            )
-        await asyncio.shield(subscription)  # a second socket waits for the first one's subscription too
+        waiting, new = [], []
+        for conversation_id, _ in joins:
+            subscription = self._subscriptions.get(conversation_id)
+            if subscription is None or (subscription.done() and subscription.exception() is not None):
+                new.append(conversation_id)
+            else:
+                waiting.append(subscription)
+        if new:
+            subscription = asyncio.ensure_future(self._subscribe(new))
+            waiting.append(subscription)
+            for conversation_id in new:
+                self._subscriptions[conversation_id] = subscription
+        for subscription in waiting:
+            await asyncio.shield(subscription)  # a second socket waits for the first one's subscription too
 
-    async def _subscribe(self, conversation_id: int) -> None:
-        await self.listeners.announce([conversation_id])
-        await self.layer.group_add(conversation_group(conversation_id), self.channel)
+    async def _subscribe(self, conversation_ids: list[int]) -> None:
+        await self.listeners.announce(conversation_ids)
+        for conversation_id in conversation_ids:
+            await self.layer.group_add(conversation_group(conversation_id), self.channel)
 
     async def unfollow(self, conversation_id: int, socket_id: str) -> None:
         if self.sockets.unfollow(conversation_id, socket_id) and self.cross_process:
@@ -215,6 +228,18 @@ class _Relay:
 
     def reply_address(self, socket_id: str) -> dict[str, str]:
         return {"process": self.process, "channel": self.channel or "", "socket": socket_id}
+
+    def to_runner(self, message_id: int, request: dict[str, Any]) -> bool:
+        inbox = self.runners.get(message_id)
+        if inbox is not None:
+            inbox.put_nowait(request)
+        return inbox is not None
+
+    async def request(self, message_id: int, runner: str, request: dict[str, Any]) -> None:
+        """To the reply's runner: here, or on the process whose channel is ``runner``."""
+        if self.to_runner(message_id, request) or not runner or runner == self.channel or not self.cross_process:
+            return  # delivered here; or its runner has ended (a Stop comes back through the database too)
+        await self.layer.send(runner, {"type": TURN, "message": message_id, "request": request})
 
 
 _relays: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Relay] = weakref.WeakKeyDictionary()
@@ -265,7 +290,7 @@ async def socket_remove(socket_id: str) -> None:
 
 async def follow(conversation_id: int, socket_id: str) -> None:
     """From now on the socket gets every frame about the conversation, from any process."""
-    await _relay().follow(conversation_id, socket_id)
+    await _relay().follow((conversation_id, socket_id))
 
 
 async def unfollow(conversation_id: int, socket_id: str) -> None:
@@ -284,12 +309,16 @@ class ReplyStream:
     """A running reply's deltas: to this process's followers always, beyond it while
     another process listens (asked at the first delta, then every ``QUIET_FOR``)."""
 
-    def __init__(self, conversation_id: int) -> None:
+    def __init__(self, conversation_id: int, *, alone: bool = False) -> None:
         self.conversation_id = conversation_id
         self.others: bool | None = None  # None: not known yet
         self.asked_at = 0.0
         self._asking: asyncio.Task | None = None
-        if _relay().cross_process:
+        if alone:
+            # A conversation started with this reply: a process that opens it meanwhile
+            # says so with its snapshot request; asked again after QUIET_FOR all the same.
+            self.others, self.asked_at = False, asyncio.get_running_loop().time()
+        elif _relay().cross_process:
             # Asked now, while the upstream request is made, so the first delta need not wait.
             self._asking = asyncio.ensure_future(self._ask(asyncio.get_running_loop().time()))
 
@@ -322,21 +351,22 @@ class ReplyStream:
             self.others, self.asked_at = others, now
 
 
-def publish_on_commit(*frames: dict[str, Any], join: tuple[int, str] | None = None) -> None:
-    """Publish ``frames`` once the transaction commits; ``join`` (conversation, socket
-    id), a socket of this process that follows the conversation from before them."""
-    after_commit(_join_and_publish, join, frames)
+def publish_on_commit(*frames: dict[str, Any], joins: list[tuple[int, str]] | None = None, beyond: bool = True) -> None:
+    """Publish ``frames`` once the transaction commits; ``joins``, (conversation, socket
+    id) pairs: sockets of this process that follow those conversations from before the
+    frames; ``beyond=False``: to this process's sockets only."""
+    after_commit(_join_and_publish, joins or [], frames, beyond)
 
 
-async def _join_and_publish(join: tuple[int, str] | None, frames: tuple[dict[str, Any], ...]) -> None:
+async def _join_and_publish(joins: list[tuple[int, str]], frames: tuple[dict[str, Any], ...], beyond: bool) -> None:
     relay = _relay()
-    if join is not None:
+    for join in joins:
         # Here first, so the socket's frames go out before anything else's can; its
         # subscription for other processes' frames after (a new conversation has none yet).
         relay.sockets.follow(*join)
-    await relay.publish(list(frames))
-    if join is not None:
-        await relay.follow(*join)
+    await relay.publish(list(frames), beyond=beyond)
+    if joins:
+        await relay.follow(*joins)
 
 
 async def send_frame(reply_to: dict[str, str], frame: dict[str, Any]) -> None:
@@ -344,36 +374,38 @@ async def send_frame(reply_to: dict[str, str], frame: dict[str, Any]) -> None:
     await _relay().send_to(reply_to, frame)
 
 
-# ----- a running turn's group: Stop and snapshot requests from any process ---------------
+# ----- a running reply's requests: Stop and snapshot, from any process -------------------
 
 
-async def request_snapshot(message_id: int, socket_id: str) -> None:
-    await get_channel_layer().group_send(
-        turn_group(message_id), {"type": "turn.snapshot_request", "reply_to": _relay().reply_address(socket_id)}
-    )
+async def runner_address() -> str:
+    """Where requests for a reply started here are sent: this process's channel ("" with one process)."""
+    relay = _relay()
+    await relay.ready()
+    return relay.channel or ""
 
 
-async def request_cancel(message_id: int) -> None:
-    await get_channel_layer().group_send(turn_group(message_id), {"type": "turn.cancel"})
+def runner_inbox(message_id: int) -> asyncio.Queue:
+    """The requests for a reply this process runs, from here or from any other process."""
+    inbox = _relay().runners[message_id] = asyncio.Queue()
+    return inbox
 
 
-def request_cancel_on_commit(message_id: int) -> None:
-    after_commit(request_cancel, message_id)
+def runner_leave(message_id: int) -> None:
+    _relay().runners.pop(message_id, None)
 
 
-async def runner_channel(message_id: int) -> str:
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(turn_group(message_id), channel)
-    return channel
+async def request_snapshot(message_id: int, runner: str, socket_id: str) -> None:
+    """Ask the running reply for its text so far, for one socket of this process."""
+    relay = _relay()
+    await relay.request(message_id, runner, {"type": "snapshot", "reply_to": relay.reply_address(socket_id)})
 
 
-async def runner_receive(channel: str) -> dict[str, Any]:
-    return await get_channel_layer().receive(channel)
+async def request_cancel(message_id: int, runner: str) -> None:
+    await _relay().request(message_id, runner, {"type": "cancel"})
 
 
-async def runner_leave(message_id: int, channel: str) -> None:
-    await get_channel_layer().group_discard(turn_group(message_id), channel)
+def request_cancel_on_commit(message_id: int, runner: str) -> None:
+    after_commit(request_cancel, message_id, runner)
 
 
 # ----- after commit ----------------------------------------------------------------------

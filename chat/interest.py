@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import time
 
-from redis.asyncio import Redis
+import redis
+from redis import DriverInfo
+from redis.asyncio import BlockingConnectionPool, Redis
 
 KEY = "grokchat:listeners:{}"
 LAPSE_AFTER = 60.0  # seconds an entry stands without renewal
 RENEW_EVERY = 20.0
+# A burst of turn starts asks and announces at once: a few connections, kept and shared,
+# rather than one new connection (and its handshake) per concurrent call.
+CONNECTIONS = 8
 
 
 class NobodyElse:
@@ -41,7 +46,14 @@ class NobodyElse:
 
 class RedisListeners:
     def __init__(self, url: str, process: str) -> None:
-        self.redis = Redis.from_url(url)
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=CONNECTIONS,
+            timeout=10,
+            # Given, so that a new connection does not read the package's metadata from disk.
+            driver_info=DriverInfo(lib_version=redis.__version__),
+        )
+        self.redis = Redis(connection_pool=pool)
         self.process = process
 
     async def announce(self, conversation_ids: list[int]) -> None:
@@ -66,3 +78,4 @@ class RedisListeners:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()

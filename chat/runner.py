@@ -30,8 +30,8 @@ from chat.grok import (
 from . import checkpoints, events, frames
 from .models import Message as MessageRow
 from .sync import database
-from .turns.commands import turn_claim
 from .turns.finishing import TurnOutcome, turn_finish, usage_record_failed_request
+from .turns.selectors import TurnContext
 from .upstream import grok_client
 
 log = logging.getLogger(__name__)
@@ -61,19 +61,25 @@ class Pacing:
 pacing = Pacing()
 
 
-def start(message_id: int) -> None:
-    """Start the turn's runner in this process (once the turn's start has committed)."""
+def start(context: TurnContext) -> None:
+    """Run the reply in this process, from the context its start committed (the reply
+    is claimed by then: streaming, with this process as its runner)."""
+    message_id = context.message_id
     if message_id in RUNNING:
         return
     # A fresh context: the caller's (a request's sync thread) ends long before the turn does.
-    task = asyncio.create_task(TurnRunner(message_id).run(), name=f"turn-{message_id}", context=contextvars.Context())
+    task = asyncio.create_task(TurnRunner(context).run(), name=f"turn-{message_id}", context=contextvars.Context())
     RUNNING[message_id] = task
     task.add_done_callback(lambda _: RUNNING.pop(message_id, None))
 
 
 class TurnRunner:
-    def __init__(self, message_id: int) -> None:
-        self.message_id = message_id
+    def __init__(self, context: TurnContext) -> None:
+        self.context = context
+        self.message_id = context.message_id
+        # Requests (Stop, snapshot) wait here from now on, whoever sends them, even
+        # before the task's first step.
+        self.inbox = events.runner_inbox(self.message_id)
         self.text: list[str] = []  # everything received
         self.reasoning: list[str] = []
         self.sent_text = 0  # how much of it has been published
@@ -92,17 +98,10 @@ class TurnRunner:
         self.response_id = ""
 
     async def run(self) -> None:
-        # Subscribe before claiming, so a snapshot request from a socket that saw the turn
-        # as "streaming" waits in the channel until the listener starts.
-        channel = await events.runner_channel(self.message_id)
-        context = await database(turn_claim)(message_id=self.message_id)
-        if context is None:
-            await events.runner_leave(self.message_id, channel)
-            return
-        self.context = context
-        self.seq = context.seq
-        self.stream = events.ReplyStream(context.conversation_id)
-        listener = asyncio.create_task(self._listen(channel))
+        inbox = self.inbox
+        self.seq = self.context.seq
+        self.stream = events.ReplyStream(self.context.conversation_id, alone=self.context.new_conversation)
+        listener = asyncio.create_task(self._listen(inbox))
         checkpoints.register(self)
         outcome: TurnOutcome | None = None
         try:
@@ -130,7 +129,7 @@ class TurnRunner:
             self.flush_due = None  # a pending flush's lateness is not the loop's
             if outcome is not None:
                 await asyncio.shield(self._finish(outcome))
-            await events.runner_leave(self.message_id, channel)
+            events.runner_leave(self.message_id)
 
     # ----- upstream ------------------------------------------------------------------------
 
@@ -239,12 +238,12 @@ class TurnRunner:
 
     # ----- control from any process ----------------------------------------------------------
 
-    async def _listen(self, channel: str) -> None:
+    async def _listen(self, inbox: asyncio.Queue) -> None:
         while True:
-            message = await events.runner_receive(channel)
-            if message["type"] == "turn.cancel":
+            message = await inbox.get()
+            if message["type"] == "cancel":
                 self.cancel()
-            elif message["type"] == "turn.snapshot_request":
+            elif message["type"] == "snapshot":
                 reply_to = message["reply_to"]
                 async with self.lock:  # consistent with the frames already sent
                     # Every delta after this snapshot reaches the asking process too.

@@ -1,4 +1,4 @@
-"""Start, claim, cancel and retry a turn. Each one transaction; frames after commit."""
+"""Start, cancel and retry turns. Frames after commit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import events, frames
@@ -29,6 +29,22 @@ class TurnStarted:
     assistant_message: Message
     created_conversation: bool = False
     existing: bool = False  # a repeated client_id: nothing new was started
+    context: TurnContext | None = None  # what the reply's runner starts from (None if existing)
+
+
+@dataclass
+class StartRequest:
+    """One ``turn.start`` as a socket sent it (nothing checked yet)."""
+
+    user: Any
+    client_id: Any
+    conversation_id: Any
+    parent_id: Any
+    text: Any
+    model: Any
+    options: Any
+    attachments: Any = None
+    socket: str | None = None  # the starting socket's id: it follows a conversation created here
 
 
 def _title_from(text: str) -> str:
@@ -85,8 +101,14 @@ def is_storable_text(text: str) -> bool:
     return True
 
 
-def _existing(user, client_id: uuid.UUID) -> TurnStarted | None:
-    user_message = Message.objects.filter(client_id=client_id).select_related("conversation").first()
+def _client_uuid(client_id: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(client_id))
+    except ValueError:
+        raise TurnError("bad_client_id", "client_id must be a UUID.") from None
+
+
+def _existing(user, user_message: Message | None) -> TurnStarted | None:
     if user_message is None:
         return None
     if user_message.conversation.owner_id != user.id:
@@ -95,86 +117,210 @@ def _existing(user, client_id: uuid.UUID) -> TurnStarted | None:
     return TurnStarted(user_message.conversation, user_message, answer, existing=True)
 
 
-def turn_start(
-    *,
-    user,
-    client_id: Any,
-    conversation_id: Any,
-    parent_id: Any,
-    text: Any,
-    model: Any,
-    options: Any,
-    models: list[LanguageModel] | None,
-    attachments: Any = None,
-    socket: str | None = None,
-) -> TurnStarted:
-    """Start a turn; the caller starts its runner once this returns (committed).
+def _sent_before(client_ids: list[uuid.UUID]) -> dict[uuid.UUID, Message]:
+    rows = Message.objects.filter(client_id__in=client_ids).select_related("conversation")
+    return {m.client_id: m for m in rows}
 
-    ``socket``, the starting socket's id, follows a conversation created here before its
-    first frame, so it gets ``conversation.created`` and ``turn.started`` as every other
-    follower does."""
+
+def turn_start(*, models: list[LanguageModel] | None, runner: str = "", **request: Any) -> TurnStarted:
+    """Start one turn; the caller starts its runner from ``context`` once this returns
+    (committed). ``request``: the fields of a ``StartRequest``."""
+    result = turns_start([StartRequest(**request)], models=models, runner=runner)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def turns_start(
+    requests: list[StartRequest], *, models: list[LanguageModel] | None, runner: str = ""
+) -> list[TurnStarted | TurnError | NotFound]:
+    """Start turns sent at about the same moment, each answered on its own: started, or
+    the error that refused it (and changed nothing).
+
+    Every reply is created already claimed (streaming, with ``runner``, the address of
+    the process that runs it, and a heartbeat), so its runner starts from the returned
+    context without another trip to the database. The turns of new conversations are
+    written together, in one transaction of three INSERTs; a turn in an existing
+    conversation in a transaction of its own. A client_id used before, or twice at once
+    (within ``requests`` or by another process), starts one turn; every other use is
+    answered as a repeat (``existing``).
+    """
+    results: list[TurnStarted | TurnError | NotFound | None] = [None] * len(requests)
+    checked: list[tuple[int, uuid.UUID, str, str | None]] = []
+    for i, request in enumerate(requests):
+        try:
+            client_uuid = _client_uuid(request.client_id)
+            text, model_id, effort = _validate(
+                text=request.text,
+                model=request.model,
+                options=request.options,
+                models=models,
+                attachments=request.attachments,
+            )
+            if request.conversation_id is None and request.parent_id is not None:
+                raise TurnError("bad_parent", "A new conversation has no earlier message to answer after.")
+        except TurnError as error:
+            results[i] = error
+            continue
+        if request.conversation_id is None:
+            checked.append((i, client_uuid, model_id, effort))
+            continue
+        try:
+            with transaction.atomic():
+                results[i] = _start_in_conversation(request, client_uuid, model_id, effort, runner)
+        except (TurnError, NotFound, IntegrityError) as error:
+            # A resend of a turn already started (its reply may still be running) is
+            # answered as a repeat; looked for only when a start fails, so not per start.
+            results[i] = _repeat(request.user, client_uuid, error)
+    if checked:
+        try:
+            with transaction.atomic():
+                started = _start_new_conversations(requests, checked, runner)
+        except IntegrityError:
+            # A client_id used before (a resend) or meanwhile: one by one, each answered on its own.
+            started = [_start_new_conversation_alone(requests, item, runner) for item in checked]
+        for (i, *_), result in zip(checked, started, strict=True):
+            results[i] = result
+    return results  # type: ignore[return-value]
+
+
+def _repeat(user, client_uuid: uuid.UUID, error: Exception) -> TurnStarted | TurnError | NotFound:
+    """The turn already started with ``client_uuid``, if there is one; else what refused this start."""
     try:
-        client_uuid = uuid.UUID(str(client_id))
-    except ValueError:
-        raise TurnError("bad_client_id", "client_id must be a UUID.") from None
-    existing = _existing(user, client_uuid)
+        existing = _existing(user, _sent_before([client_uuid]).get(client_uuid))
+    except TurnError as refused:
+        return refused
     if existing is not None:
         return existing
-    text, model_id, effort = _validate(text=text, model=model, options=options, models=models, attachments=attachments)
-    if conversation_id is None and parent_id is not None:
-        raise TurnError("bad_parent", "A new conversation has no earlier message to answer after.")
-    with transaction.atomic():
-        created = conversation_id is None
-        if created:
-            # Nothing runs in it and there is no parent; its first two seqs are the two frames below.
-            conversation = Conversation.objects.create(owner=user, title=_title_from(text), model=model_id, last_seq=2)
-            parent, seq = None, 1
-        else:
-            conversation = conversation_get_for_user(user, conversation_id)
-            conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-            if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
-                raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
-            parent = _parent(conversation, parent_id)
-            # The row is locked: its last_seq is ours to advance.
-            seq = conversation.last_seq = conversation.last_seq + 1
-            Conversation.objects.filter(pk=conversation.pk).update(
-                model=model_id, updated_at=timezone.now(), last_seq=seq
+    if isinstance(error, IntegrityError):
+        return TurnError("duplicate_client_id", "That client_id is already used.")
+    return error
+
+
+def _start_new_conversation_alone(
+    requests: list[StartRequest], item: tuple[int, uuid.UUID, str, str | None], runner: str
+) -> TurnStarted | TurnError | NotFound:
+    try:
+        with transaction.atomic():
+            return _start_new_conversations(requests, [item], runner)[0]
+    except IntegrityError as error:
+        return _repeat(requests[item[0]].user, item[1], error)
+
+
+def _start_new_conversations(
+    requests: list[StartRequest], checked: list[tuple[int, uuid.UUID, str, str | None]], runner: str
+) -> list[TurnStarted]:
+    now = timezone.now()
+    # Nothing runs in them and there is no parent; their first two seqs are the two frames below.
+    conversations = Conversation.objects.bulk_create(
+        [
+            Conversation(owner=requests[i].user, title=_title_from(requests[i].text), model=model_id, last_seq=2)
+            for i, _, model_id, _ in checked
+        ]
+    )
+    questions = Message.objects.bulk_create(
+        [
+            Message(
+                conversation=conversation,
+                role=Message.Role.USER,
+                client_id=client_uuid,
+                content=requests[i].text,
+                model=model_id,
             )
-        user_message = Message.objects.create(
-            conversation=conversation,
-            parent=parent,
-            role=Message.Role.USER,
-            client_id=client_uuid,
-            content=text,
+            for conversation, (i, client_uuid, model_id, _) in zip(conversations, checked, strict=True)
+        ]
+    )
+    answers = Message.objects.bulk_create(
+        [
+            _reply(conversation, question, model_id, _turn_options(effort, requests[i].options), runner, now)
+            for conversation, question, (i, _, model_id, effort) in zip(conversations, questions, checked, strict=True)
+        ]
+    )
+    started, published, joins = [], [], []
+    for conversation, question, answer, (i, client_uuid, model_id, effort) in zip(
+        conversations, questions, answers, checked, strict=True
+    ):
+        published += [
+            frames.conversation_created(
+                conversation=conversation.pk, seq=1, title=conversation.title, client_id=str(client_uuid)
+            ),
+            _started(conversation, 2, question, answer),
+        ]
+        if requests[i].socket:
+            joins.append((conversation.pk, requests[i].socket))
+        context = TurnContext(
+            message_id=answer.pk,
+            conversation_id=conversation.pk,
+            user_id=conversation.owner_id,
             model=model_id,
+            reasoning_effort=effort,
+            web_search=bool(answer.options.get("web_search")),
+            seq=2,
+            input_text=question.content,
+            previous_response_id=None,
+            history=[(Message.Role.USER, question.content)],
+            new_conversation=True,
         )
-        assistant = Message.objects.create(
-            conversation=conversation,
-            parent=user_message,
-            model=model_id,
-            role=Message.Role.ASSISTANT,
-            state=Message.State.PENDING,
-            options=_turn_options(effort, options),
-        )
-        published = []
-        if created:
-            published.append(
-                frames.conversation_created(
-                    conversation=conversation.pk, seq=seq, title=conversation.title, client_id=str(client_uuid)
-                )
-            )
-            seq += 1
-        published.append(
-            frames.turn_started(
-                conversation=conversation.pk,
-                seq=seq,
-                client_id=str(client_uuid),
-                user_message=message_json(user_message),
-                assistant_message=message_json(assistant),
-            )
-        )
-        events.publish_on_commit(*published, join=(conversation.pk, socket) if created and socket else None)
-    return TurnStarted(conversation, user_message, assistant, created_conversation=created)
+        started.append(TurnStarted(conversation, question, answer, created_conversation=True, context=context))
+    # Nobody elsewhere can follow a conversation this new, and one that starts to reads
+    # these rows from the database: the frames stay in this process.
+    events.publish_on_commit(*published, joins=joins, beyond=False)
+    return started
+
+
+def _start_in_conversation(
+    request: StartRequest, client_uuid: uuid.UUID, model_id: str, effort: str | None, runner: str
+) -> TurnStarted:
+    conversation = conversation_get_for_user(request.user, request.conversation_id)
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
+        raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
+    parent = _parent(conversation, request.parent_id)
+    # The row is locked: its last_seq is ours to advance.
+    seq = conversation.last_seq = conversation.last_seq + 1
+    Conversation.objects.filter(pk=conversation.pk).update(model=model_id, updated_at=timezone.now(), last_seq=seq)
+    question = Message.objects.create(
+        conversation=conversation,
+        parent=parent,
+        role=Message.Role.USER,
+        client_id=client_uuid,
+        content=request.text,
+        model=model_id,
+    )
+    answer = _reply(conversation, question, model_id, _turn_options(effort, request.options), runner)
+    answer.save(force_insert=True)
+    socket = request.socket
+    events.publish_on_commit(
+        _started(conversation, seq, question, answer), joins=[(conversation.pk, socket)] if socket else None
+    )
+    return TurnStarted(conversation, question, answer, context=turn_context(message=answer))
+
+
+def _reply(
+    conversation: Conversation, parent: Message | None, model_id: str, options: dict, runner: str, now=None
+) -> Message:
+    """A reply, unsaved, created claimed: its runner starts as soon as it is committed."""
+    return Message(
+        conversation=conversation,
+        parent=parent,
+        model=model_id,
+        role=Message.Role.ASSISTANT,
+        state=Message.State.STREAMING,
+        heartbeat_at=now or timezone.now(),
+        runner=runner,
+        options=options,
+    )
+
+
+def _started(conversation: Conversation, seq: int, question: Message | None, answer: Message, **extra: Any):
+    return frames.turn_started(
+        conversation=conversation.pk,
+        seq=seq,
+        client_id=str(question.client_id) if question is not None and question.client_id else None,
+        user_message=message_json(question) if question is not None else None,
+        assistant_message=message_json(answer),
+        **extra,
+    )
 
 
 def _parent(conversation: Conversation, parent_id: Any) -> Message | None:
@@ -186,9 +332,9 @@ def _parent(conversation: Conversation, parent_id: Any) -> Message | None:
         raise TurnError("bad_parent", "The message to answer after is not in this conversation.") from None
 
 
-def turn_retry(*, user, message_id: Any) -> TurnStarted:
+def turn_retry(*, user, message_id: Any, runner: str = "") -> TurnStarted:
     """Answer the same user message again, as a new branch beside a finished reply; the
-    caller starts its runner once this returns."""
+    caller starts its runner from ``context`` once this returns."""
     failed = message_get_for_user(user, message_id)
     if failed.role != Message.Role.ASSISTANT or failed.is_running:
         raise TurnError("not_retryable", "Only a finished reply can be tried again.")
@@ -196,36 +342,13 @@ def turn_retry(*, user, message_id: Any) -> TurnStarted:
         conversation = Conversation.objects.select_for_update().get(pk=failed.conversation_id)
         if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
             raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
-        assistant = Message.objects.create(
-            conversation=conversation,
-            parent_id=failed.parent_id,
-            model=failed.model,
-            role=Message.Role.ASSISTANT,
-            state=Message.State.PENDING,
-            options=failed.options,
-        )
+        answer = _reply(conversation, None, failed.model, failed.options, runner)
+        answer.parent_id = failed.parent_id
+        answer.save(force_insert=True)
         seq = seq_allocate(conversation_id=conversation.pk)
-        events.publish_on_commit(
-            frames.turn_started(
-                conversation=conversation.pk,
-                seq=seq,
-                client_id=None,
-                user_message=None,
-                assistant_message=message_json(assistant),
-                replaces=failed.pk,
-            )
-        )
-    return TurnStarted(conversation, None, assistant)
-
-
-def turn_claim(*, message_id: int) -> TurnContext | None:
-    """The runner takes a pending turn; None if someone else did or it was cancelled meanwhile."""
-    claimed = Message.objects.filter(pk=message_id, state=Message.State.PENDING, cancel_requested=False).update(
-        state=Message.State.STREAMING, heartbeat_at=timezone.now()
-    )
-    if not claimed:
-        return None
-    return turn_context(message=Message.objects.select_related("conversation").get(pk=message_id))
+        conversation.last_seq = seq
+        events.publish_on_commit(_started(conversation, seq, None, answer, replaces=failed.pk))
+    return TurnStarted(conversation, None, answer, context=turn_context(message=answer))
 
 
 def turn_cancel(*, user, message_id: Any) -> Message:
@@ -236,5 +359,5 @@ def turn_cancel(*, user, message_id: Any) -> Message:
         return message  # already finished: stopping twice changes nothing
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(cancel_requested=True)
-        events.request_cancel_on_commit(message.pk)
+        events.request_cancel_on_commit(message.pk, message.runner)
     return message

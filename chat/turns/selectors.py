@@ -25,6 +25,7 @@ class TurnContext:
     input_text: str
     previous_response_id: str | None
     history: list[tuple[str, str]] = field(default_factory=list)
+    new_conversation: bool = False  # started with this turn: nobody elsewhere can follow it yet
 
 
 @dataclass
@@ -33,12 +34,13 @@ class Page:
 
     frame: frames.Frame
     pieces: list[frames.Frame]
+    runner: str = ""  # where the running reply's snapshot is asked for (see chat.events)
 
 
 def conversation_state(conversation: Conversation) -> Page:
     """The conversation as a socket starts from: its latest messages, bounded in size."""
     messages, earlier = _page_of(conversation, before=None)
-    running = next((m.pk for m in messages if m.is_running), None)
+    running = next((m for m in messages if m.is_running), None)
     # The conversation row was read before the messages: a reply stored since then is
     # exact as of its own, newer seq, and the state must not invite its deltas again.
     seq = max([conversation.last_seq, *(m.content_seq for m in messages)])
@@ -47,10 +49,10 @@ def conversation_state(conversation: Conversation) -> Page:
         seq=seq,
         title=conversation.title,
         messages=[_inline_json(m) for m in messages],
-        running=running,
+        running=running.pk if running else None,
         earlier=earlier,
     )
-    return Page(frame, _pieces(conversation.pk, seq, messages))
+    return Page(frame, _pieces(conversation.pk, seq, messages), running.runner if running else "")
 
 
 def conversation_history(conversation: Conversation, *, before: int) -> Page:
@@ -120,7 +122,7 @@ def _pieces(conversation_id: int, seq: int, messages: list[Message]) -> list[fra
 
 
 def turn_context(*, message: Message) -> TurnContext:
-    """The claimed reply ``message`` (with its conversation) and the branch it answers."""
+    """What the runner of the reply ``message`` (its conversation loaded) starts from: the branch it answers."""
     path = _branch(message)
     user_message = path[-2]
     previous = path[-3] if len(path) >= 3 else None

@@ -324,7 +324,7 @@ async def test_a_reply_runs_when_the_socket_that_started_it_is_gone_before_its_r
         models=models,
         socket="a-socket-that-closed",
     )
-    runner.start(started.assistant_message.pk)
+    runner.start(started.context)
     message = started.assistant_message
     for _ in range(300):
         await message.arefresh_from_db()
