@@ -140,6 +140,8 @@ def turn_start(
             Conversation.objects.filter(pk=conversation.pk).update(
                 model=model_id, updated_at=timezone.now(), last_seq=seq
             )
+        # Both messages are told in turn.started, after conversation.created when there is one.
+        started_seq = seq + 1 if created else seq
         user_message = Message.objects.create(
             conversation=conversation,
             parent=parent,
@@ -147,6 +149,7 @@ def turn_start(
             client_id=client_uuid,
             content=text,
             model=model_id,
+            changed_seq=started_seq,
         )
         assistant = Message.objects.create(
             conversation=conversation,
@@ -155,6 +158,7 @@ def turn_start(
             role=Message.Role.ASSISTANT,
             state=Message.State.PENDING,
             options=_turn_options(effort, options),
+            changed_seq=started_seq,
         )
         published = []
         if created:
@@ -163,11 +167,10 @@ def turn_start(
                     conversation=conversation.pk, seq=seq, title=conversation.title, client_id=str(client_uuid)
                 )
             )
-            seq += 1
         published.append(
             frames.turn_started(
                 conversation=conversation.pk,
-                seq=seq,
+                seq=started_seq,
                 client_id=str(client_uuid),
                 user_message=message_json(user_message),
                 assistant_message=message_json(assistant),
@@ -196,6 +199,7 @@ def turn_retry(*, user, message_id: Any) -> TurnStarted:
         conversation = Conversation.objects.select_for_update().get(pk=failed.conversation_id)
         if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
             raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
+        seq = seq_allocate(conversation_id=conversation.pk)
         assistant = Message.objects.create(
             conversation=conversation,
             parent_id=failed.parent_id,
@@ -203,8 +207,8 @@ def turn_retry(*, user, message_id: Any) -> TurnStarted:
             role=Message.Role.ASSISTANT,
             state=Message.State.PENDING,
             options=failed.options,
+            changed_seq=seq,
         )
-        seq = seq_allocate(conversation_id=conversation.pk)
         events.publish_on_commit(
             frames.turn_started(
                 conversation=conversation.pk,

@@ -91,6 +91,7 @@ def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> list
             latency_ms=outcome.latency_ms,
             heartbeat_at=timezone.now(),
             content_seq=seq,
+            changed_seq=seq,
         )
         Conversation.objects.filter(pk=context.conversation_id).update(last_seq=seq, updated_at=timezone.now())
         usage = outcome.usage or Usage()
@@ -149,7 +150,7 @@ def _checkpoint_texts(texts: dict[int, tuple[str, str, int]], now) -> None:
     ops = connection.ops
     sql = (
         f"UPDATE {ops.quote_name(Message._meta.db_table)} SET {field('content').column} = %s, "
-        f"{field('reasoning').column} = %s, {field('content_seq').column} = %s, "
+        f"{field('reasoning').column} = %s, {field('content_seq').column} = %s, {field('changed_seq').column} = %s, "
         f"{field('heartbeat_at').column} = %s WHERE {field('id').column} = %s AND {field('state').column} = %s"
     )
     heartbeat = ops.adapt_datetimefield_value(now)
@@ -157,7 +158,7 @@ def _checkpoint_texts(texts: dict[int, tuple[str, str, int]], now) -> None:
         cursor.executemany(
             sql,
             [
-                (storable(content), storable(reasoning), seq, heartbeat, pk, Message.State.STREAMING)
+                (storable(content), storable(reasoning), seq, seq, heartbeat, pk, Message.State.STREAMING)
                 for pk, (content, reasoning, seq) in texts.items()
             ],
         )
@@ -184,6 +185,7 @@ def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
             swept += 1
             message = Message.objects.get(pk=message_id)
             seq = seq_allocate(conversation_id=conversation_id)
+            Message.objects.filter(pk=message_id).update(changed_seq=seq)
             events.publish_on_commit(
                 *frames.with_pieces(
                     frames.turn_ended(
