@@ -18,7 +18,7 @@ from chat.models import Conversation, Message
 from webapp.accounts.models import UsageRecord
 
 from .selectors import TurnContext
-from .sequence import seq_allocate
+from .sequence import seq_allocate_past_lost_frames
 
 INTERRUPTED_ERROR = {
     "code": "interrupted",
@@ -184,7 +184,10 @@ def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
                 continue
             swept += 1
             message = Message.objects.get(pk=message_id)
-            seq = seq_allocate(conversation_id=conversation_id)
+            # Its runner sent frames past its last checkpoint that no row records: the
+            # end is told with a seq past any of them, so no follower takes it (or the
+            # deltas of the next turn) for one it has already applied.
+            seq = seq_allocate_past_lost_frames(conversation_id=conversation_id, checkpointed=message.content_seq)
             Message.objects.filter(pk=message_id).update(changed_seq=seq)
             events.publish_on_commit(
                 *frames.with_pieces(
