@@ -28,8 +28,13 @@ INTERRUPTED_ERROR = {
 
 
 def storable(text: str) -> str:
-    """A model's text as both databases store it: PostgreSQL refuses NUL, UTF-8 has no lone surrogates."""
-    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    """A model's text as both databases store it: PostgreSQL refuses NUL, UTF-8 has no lone
+    surrogates. The two halves of a character cut between deltas are joined again, as the
+    browser joins them; a half alone becomes U+FFFD, as a NUL does."""
+    text = text.replace("\x00", "\ufffd")
+    if text.isascii():
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 @dataclass
