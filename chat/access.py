@@ -25,6 +25,16 @@ def row_id(value: object) -> int:
     return number
 
 
+def seq_cursor(value: object) -> int | None:
+    """An ``after`` cursor from a frame: None, or a seq the database can hold (0 included).
+    Anything else (``True``, ``"3"``, ``1.0``, ``-1``, ``2**63``) raises ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= BIGINT_MAX:
+        raise ValueError("after")
+    return value
+
+
 class NotFound(Exception):
     """The resource does not exist for this person."""
 

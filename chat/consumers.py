@@ -15,7 +15,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import events, frames, runner, starts
-from .access import NotFound, conversation_get_for_user, row_id
+from .access import NotFound, conversation_get_for_user, row_id, seq_cursor
 from .sockets import Session
 from .sync import database
 from .turns.commands import StartRequest, TurnStarted, turn_cancel, turn_retry
@@ -111,12 +111,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _refuse(self, code: str, message: str, frame: Any) -> None:
         await self._send_frame(frames.error(code=code, message=message, client_id=_echoable_client_id(frame)))
 
-    async def _follow(self, conversation_id: int) -> None:
-        """Follow the conversation, then send its state and ask a running turn for its text so far."""
+    async def _follow(self, conversation_id: int, *, after: int | None = None) -> None:
+        """Follow the conversation, then send its state (or what changed after seq ``after``)
+        and ask a running turn for its text so far."""
         await events.follow(conversation_id, self.socket_id)
         # Read again, after following: its last_seq must not predate the frames to come.
         conversation = await database(conversation_get_for_user)(self.user, conversation_id)
-        state = await database(conversation_state)(conversation)
+        state = await database(conversation_state)(conversation, after=after)
         await self._send_page(state)
         if state.frame["running"]:
             await events.request_snapshot(state.frame["running"], state.runner, self.socket_id)
@@ -136,7 +137,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _open(self, frame: dict) -> None:
         conversation = await database(conversation_get_for_user)(self.user, frame.get("conversation"))
-        await self._follow(conversation.pk)
+        try:
+            after = seq_cursor(frame.get("after"))
+        except ValueError:
+            raise TurnError("bad_after", "after must be a seq (a whole number from 0) or null.") from None
+        await self._follow(conversation.pk, after=after)
 
     async def _start(self, frame: dict) -> None:
         started = await starts.start(

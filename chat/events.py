@@ -57,7 +57,16 @@ def user_group(user_id: int) -> str:
 
 def encode(frame: dict[str, Any]) -> str:
     # Compact: a delta frame is mostly envelope, and every byte goes out per frame.
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii():  # a flag, not a scan
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            # A model's text may hold a lone surrogate (half an emoji cut between two
+            # deltas): it has no UTF-8, which a websocket and Redis need, but JSON escapes
+            # it, and the browser joins the two halves again.
+            text = json.dumps(frame, separators=(",", ":"))
+    return text
 
 
 class _Relay:

@@ -53,6 +53,22 @@ def conversation_state(
     }
 
 
+def conversation_changes(
+    *, conversation: int, seq: int, since: int, title: str, messages: list[dict[str, Any]], running: int | None
+) -> Frame:
+    """What changed after seq ``since``, answering a resuming ``conversation.open``: the
+    client keeps what it has and replaces or adds these ``messages`` by id."""
+    return {
+        "type": "conversation.changes",
+        "conversation": conversation,
+        "seq": seq,
+        "since": since,
+        "title": title,
+        "messages": messages,
+        "running": running,
+    }
+
+
 def conversation_page(
     *, conversation: int, seq: int, messages: list[dict[str, Any]], before: int, earlier: int | None
 ) -> Frame:

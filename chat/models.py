@@ -47,6 +47,9 @@ class Message(models.Model):
     content = models.TextField(blank=True)
     # While a reply runs, the seq its checkpointed content and reasoning are exact as of.
     content_seq = models.BigIntegerField(default=0)
+    # The seq of the frame that told followers of its last change: a socket that resumes
+    # after seq S needs only the messages changed after S.
+    changed_seq = models.BigIntegerField(default=0)
     reasoning = models.TextField(blank=True)
     citations = models.JSONField(default=list, blank=True)
     model = models.CharField(max_length=100, blank=True)
@@ -68,7 +71,10 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["state", "heartbeat_at"])]
+        indexes = [
+            models.Index(fields=["state", "heartbeat_at"]),
+            models.Index(fields=["conversation", "changed_seq"]),
+        ]
 
     @property
     def is_running(self) -> bool:

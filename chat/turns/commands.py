@@ -226,13 +226,14 @@ def _start_new_conversations(
                 client_id=client_uuid,
                 content=requests[i].text,
                 model=model_id,
+                changed_seq=2,  # told in turn.started, after conversation.created
             )
             for conversation, (i, client_uuid, model_id, _) in zip(conversations, checked, strict=True)
         ]
     )
     answers = Message.objects.bulk_create(
         [
-            _reply(conversation, question, model_id, _turn_options(effort, requests[i].options), runner, now)
+            _reply(conversation, question, model_id, _turn_options(effort, requests[i].options), runner, 2, now)
             for conversation, question, (i, _, model_id, effort) in zip(conversations, questions, checked, strict=True)
         ]
     )
@@ -286,8 +287,9 @@ def _start_in_conversation(
         client_id=client_uuid,
         content=request.text,
         model=model_id,
+        changed_seq=seq,
     )
-    answer = _reply(conversation, question, model_id, _turn_options(effort, request.options), runner)
+    answer = _reply(conversation, question, model_id, _turn_options(effort, request.options), runner, seq)
     answer.save(force_insert=True)
     socket = request.socket
     events.publish_on_commit(
@@ -297,13 +299,21 @@ def _start_in_conversation(
 
 
 def _reply(
-    conversation: Conversation, parent: Message | None, model_id: str, options: dict, runner: str, now=None
+    conversation: Conversation,
+    parent: Message | None,
+    model_id: str,
+    options: dict,
+    runner: str,
+    seq: int,
+    now=None,
 ) -> Message:
-    """A reply, unsaved, created claimed: its runner starts as soon as it is committed."""
+    """A reply, unsaved, created claimed: its runner starts as soon as it is committed.
+    ``seq``: the turn.started frame's, which tells it."""
     return Message(
         conversation=conversation,
         parent=parent,
         model=model_id,
+        changed_seq=seq,
         role=Message.Role.ASSISTANT,
         state=Message.State.STREAMING,
         heartbeat_at=now or timezone.now(),
@@ -342,11 +352,11 @@ def turn_retry(*, user, message_id: Any, runner: str = "") -> TurnStarted:
         conversation = Conversation.objects.select_for_update().get(pk=failed.conversation_id)
         if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
             raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
-        answer = _reply(conversation, None, failed.model, failed.options, runner)
-        answer.parent_id = failed.parent_id
-        answer.save(force_insert=True)
         seq = seq_allocate(conversation_id=conversation.pk)
         conversation.last_seq = seq
+        answer = _reply(conversation, None, failed.model, failed.options, runner, seq)
+        answer.parent_id = failed.parent_id
+        answer.save(force_insert=True)
         events.publish_on_commit(_started(conversation, seq, None, answer, replaces=failed.pk))
     return TurnStarted(conversation, None, answer, context=turn_context(message=answer))
 

@@ -18,7 +18,7 @@ from chat.models import Conversation, Message
 from webapp.accounts.models import UsageRecord
 
 from .selectors import TurnContext
-from .sequence import seq_allocate
+from .sequence import seq_allocate_past_lost_frames
 
 INTERRUPTED_ERROR = {
     "code": "interrupted",
@@ -28,8 +28,13 @@ INTERRUPTED_ERROR = {
 
 
 def storable(text: str) -> str:
-    """A model's text as both databases store it: PostgreSQL refuses NUL, UTF-8 has no lone surrogates."""
-    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    """A model's text as both databases store it: PostgreSQL refuses NUL, UTF-8 has no lone
+    surrogates. The two halves of a character cut between deltas are joined again, as the
+    browser joins them; a half alone becomes U+FFFD, as a NUL does."""
+    text = text.replace("\x00", "\ufffd")
+    if text.isascii():
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 @dataclass
@@ -91,6 +96,7 @@ def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> list
             latency_ms=outcome.latency_ms,
             heartbeat_at=timezone.now(),
             content_seq=seq,
+            changed_seq=seq,
         )
         Conversation.objects.filter(pk=context.conversation_id).update(last_seq=seq, updated_at=timezone.now())
         usage = outcome.usage or Usage()
@@ -149,7 +155,7 @@ def _checkpoint_texts(texts: dict[int, tuple[str, str, int]], now) -> None:
     ops = connection.ops
     sql = (
         f"UPDATE {ops.quote_name(Message._meta.db_table)} SET {field('content').column} = %s, "
-        f"{field('reasoning').column} = %s, {field('content_seq').column} = %s, "
+        f"{field('reasoning').column} = %s, {field('content_seq').column} = %s, {field('changed_seq').column} = %s, "
         f"{field('heartbeat_at').column} = %s WHERE {field('id').column} = %s AND {field('state').column} = %s"
     )
     heartbeat = ops.adapt_datetimefield_value(now)
@@ -157,7 +163,7 @@ def _checkpoint_texts(texts: dict[int, tuple[str, str, int]], now) -> None:
         cursor.executemany(
             sql,
             [
-                (storable(content), storable(reasoning), seq, heartbeat, pk, Message.State.STREAMING)
+                (storable(content), storable(reasoning), seq, seq, heartbeat, pk, Message.State.STREAMING)
                 for pk, (content, reasoning, seq) in texts.items()
             ],
         )
@@ -183,7 +189,11 @@ def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
                 continue
             swept += 1
             message = Message.objects.get(pk=message_id)
-            seq = seq_allocate(conversation_id=conversation_id)
+            # Its runner sent frames past its last checkpoint that no row records: the
+            # end is told with a seq past any of them, so no follower takes it (or the
+            # deltas of the next turn) for one it has already applied.
+            seq = seq_allocate_past_lost_frames(conversation_id=conversation_id, checkpointed=message.content_seq)
+            Message.objects.filter(pk=message_id).update(changed_seq=seq)
             events.publish_on_commit(
                 *frames.with_pieces(
                     frames.turn_ended(

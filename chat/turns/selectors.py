@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Max, Q, QuerySet
 from django.db.models.functions import Length
 
 from chat import frames
@@ -37,8 +38,16 @@ class Page:
     runner: str = ""  # where the running reply's snapshot is asked for (see chat.events)
 
 
-def conversation_state(conversation: Conversation) -> Page:
-    """The conversation as a socket starts from: its latest messages, bounded in size."""
+def conversation_state(conversation: Conversation, *, after: int | None = None) -> Page:
+    """The conversation as a socket starts from: its latest messages, bounded in size.
+
+    ``after``, the seq a socket resuming has applied: only the messages changed since
+    (``conversation.changes``) when that can be answered exactly and fits a page, else
+    the whole state as for a socket that has nothing."""
+    if after is not None:
+        changes = _changes_since(conversation, after)
+        if changes is not None:
+            return changes
     messages, earlier = _page_of(conversation, before=None)
     running = next((m for m in messages if m.is_running), None)
     # The conversation row was read before the messages: a reply stored since then is
@@ -51,6 +60,33 @@ def conversation_state(conversation: Conversation) -> Page:
         messages=[_inline_json(m) for m in messages],
         running=running.pk if running else None,
         earlier=earlier,
+    )
+    return Page(frame, _pieces(conversation.pk, seq, messages), running.runner if running else "")
+
+
+def _changes_since(conversation: Conversation, after: int) -> Page | None:
+    """The messages changed after seq ``after`` and the running reply (its text so far
+    follows in a snapshot), or None when they do not fit a page or the conversation
+    never reached ``after``."""
+    latest = conversation.messages.aggregate(latest=Max("changed_seq"))["latest"] or 0
+    changed = conversation.messages.filter(Q(changed_seq__gt=after) | Q(state__in=Message.RUNNING))
+    chosen, more = _fitting(_sizes(changed))
+    if more:
+        return None  # more than one frame holds: the whole state, older messages on demand
+    messages = list(Message.objects.filter(pk__in=chosen).order_by("pk"))
+    running = next((m for m in messages if m.is_running), None)
+    seq = max([conversation.last_seq, latest, *(max(m.changed_seq, m.content_seq) for m in messages)])
+    # A running reply's frames count on past what is stored: only without one can a seq
+    # be known to be one this conversation never reached (another database's, a bug).
+    if after > seq and running is None:
+        return None
+    frame = frames.conversation_changes(
+        conversation=conversation.pk,
+        seq=seq,
+        since=after,
+        title=conversation.title,
+        messages=[_inline_json(m) for m in messages],
+        running=running.pk if running else None,
     )
     return Page(frame, _pieces(conversation.pk, seq, messages), running.runner if running else "")
 
@@ -75,7 +111,19 @@ def _page_of(conversation: Conversation, *, before: int | None) -> tuple[list[Me
     rows = conversation.messages.all()
     if before is not None:
         rows = rows.filter(pk__lt=before)
-    sizes = rows.order_by("-pk").annotate(size=Length("content") + Length("reasoning")).values_list("pk", "size")
+    chosen, more = _fitting(_sizes(rows))
+    messages = list(Message.objects.filter(pk__in=chosen).order_by("pk"))
+    return messages, (messages[0].pk if more and messages else None)
+
+
+def _sizes(rows: QuerySet[Message]) -> QuerySet:
+    """(pk, length of content and reasoning) of ``rows``, newest first."""
+    return rows.order_by("-pk").annotate(size=Length("content") + Length("reasoning")).values_list("pk", "size")
+
+
+def _fitting(sizes: QuerySet) -> tuple[list[int], bool]:
+    """The newest of ``sizes`` that fit a page (at least one, however long), and whether
+    any were left out."""
     chosen, inline, total, more = [], 0, 0, False
     for pk, size in sizes[: frames.PAGE_MAX_MESSAGES + 1]:
         in_frame = (size if size <= frames.INLINE_MAX_CHARS else 0) + 500  # 500: its other fields
@@ -88,8 +136,7 @@ def _page_of(conversation: Conversation, *, before: int | None) -> tuple[list[Me
             break
         chosen.append(pk)
         inline, total = inline + in_frame, total + size
-    messages = list(Message.objects.filter(pk__in=chosen).order_by("pk"))
-    return messages, (messages[0].pk if more and messages else None)
+    return chosen, more
 
 
 def _is_long(message: Message) -> bool:

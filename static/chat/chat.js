@@ -28,6 +28,7 @@ const chat = {
   earlier: null, // id of the oldest message loaded, when older ones are left to ask for
   asking: false, // a conversation.history request is on its way
   assembling: new Map(), // id -> a long message's text arriving in message.piece frames
+  resumable: false, // what is shown came by this page's socket, so a reconnect asks only what changed
 };
 
 // ----- status line ------------------------------------------------------------------
@@ -215,12 +216,22 @@ function finishCatchUp(snapshot) {
 }
 
 function onState(frame) {
-  endCatchUp();
-  chat.seq = frame.seq ?? 0;
   chat.messages = new Map();
   chat.assembling = new Map();
   chat.earlier = frame.earlier ?? null;
-  chat.asking = false;
+  applyState(frame);
+}
+
+/** What changed after the seq we had (a reconnect): the rest of what is shown stays. */
+function onChanges(frame) {
+  applyState(frame);
+}
+
+function applyState(frame) {
+  endCatchUp();
+  chat.seq = frame.seq ?? 0;
+  chat.asking = false; // a history request on the socket that went down has no answer
+  chat.resumable = true;
   addMessages(frame.messages, frame.seq);
   chat.stopping = null;
   if (chat.pending && (frame.messages || []).some((m) => m.client_id === chat.pending.clientId)) chat.pending = null;
@@ -303,6 +314,7 @@ function onCreated(frame) {
     chat.id = frame.conversation;
     chat.seq = 0;
     chat.messages = new Map();
+    chat.resumable = true; // everything about it comes by this socket, from its first seq
     const url = `/c/${Number(frame.conversation)}/`;
     if (location.pathname !== url) history.pushState({ conversation: frame.conversation }, "", url);
     addToSidebar(frame.conversation, frame.title);
@@ -331,6 +343,7 @@ const handlers = {
   "session.ended": toSignIn,
   "conversation.created": onCreated,
   "conversation.state": onState,
+  "conversation.changes": onChanges,
   "conversation.page": onPage,
   "message.piece": onPiece,
   "turn.started": onStarted,
@@ -353,10 +366,15 @@ function onFrame(frame) {
 
 // ----- the socket -------------------------------------------------------------------
 
+/** The seq to resume after: null (send everything) until what is shown is whole as of it. */
+function resumeAfter() {
+  return chat.resumable && chat.assembling.size === 0 && chat.seq > 0 ? chat.seq : null;
+}
+
 const socket = keepOpen(socketUrl("/ws/chat/"), {
   onOpen() {
     if (statusIsConnection) setStatus("");
-    if (chat.id !== null) socket.send({ type: "conversation.open", conversation: chat.id, after: chat.seq || null });
+    if (chat.id !== null) socket.send({ type: "conversation.open", conversation: chat.id, after: resumeAfter() });
     // Resending is safe: a repeated client_id is answered with the existing turn.
     if (chat.pending) socket.send(chat.pending.frame);
   },
@@ -448,7 +466,9 @@ window.addEventListener("popstate", () => location.reload());
 
 // ----- start ------------------------------------------------------------------------
 
-if (boot.state) onState(boot.state);
-else drawThread();
+if (boot.state) {
+  onState(boot.state);
+  chat.resumable = false; // the page's copy: the socket's first state brings its long texts
+} else drawThread();
 if (!socket.isOpen) setStatus("Connecting…", { connection: true });
 refreshControls(); // Send starts disabled in the page until this module is ready

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import expect
@@ -213,3 +214,57 @@ print(c.pk)
     expect(first).to_be_visible()
     assert page.locator("#messages article").count() == 80
     assert not watched.errors
+
+
+def test_a_page_whose_socket_was_away_shows_exactly_what_it_missed(signed_in):
+    watched = signed_in()
+    page = watched.page
+    away, sockets, answers = [False], [], []
+
+    def route(ws) -> None:
+        if away[0]:
+            ws.close()  # the server cannot be reached: the page keeps trying
+            return
+        server = ws.connect_to_server()
+
+        def to_page(message) -> None:
+            frame = json.loads(message)
+            if frame.get("type") in ("conversation.state", "conversation.changes"):
+                answers.append(frame)
+            ws.send(message)
+
+        server.on_message(to_page)
+        sockets.append((ws, server))
+
+    page.route_web_socket(re.compile(r"/ws/chat/$"), route)
+    page.reload()
+    ready(page)
+    send(page, "Before the break [[sim tokens=20]]")
+    expect(page.locator("[data-state=completed] .reply")).to_have_count(1, timeout=10_000)
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+
+    away[0] = True
+    ws, server = sockets[-1]
+    ws.close(code=1012)  # the server restarts
+    server.close()
+    other = signed_in(page.context).page
+    other.goto(page.url)
+    send(other, "While it was away [[sim tokens=20]]")
+    expect(other.locator("[data-state=completed] .reply")).to_have_count(2, timeout=10_000)
+    send(other, "Still going when it is back [[sim tokens=150 tps=30]]")
+    expect(other.locator("[data-state=streaming] .reply")).to_contain_text("Reply to", timeout=10_000)
+    away[0] = False
+
+    expect(page.locator("[data-state=completed] .reply")).to_have_count(3, timeout=30_000)
+    expect(other.locator("[data-state=completed] .reply")).to_have_count(3, timeout=30_000)
+    changes = answers[-1]
+    assert changes["type"] == "conversation.changes" and changes["since"] > 0
+    assert len(changes["messages"]) == 4  # the two turns it missed, and nothing it had
+    fresh = signed_in(page.context).page
+    fresh.goto(page.url)
+    expect(fresh.locator("[data-state=completed] .reply")).to_have_count(3, timeout=10_000)
+    ids = "els => els.map(e => e.dataset.messageId)"
+    assert page.locator("[data-message-id]").evaluate_all(ids) == fresh.locator("[data-message-id]").evaluate_all(ids)
+    assert len(page.locator("[data-message-id]").evaluate_all(ids)) == 6
+    assert page.locator("[data-message-id]").all_inner_texts() == fresh.locator("[data-message-id]").all_inner_texts()
+    assert watched.errors == []

@@ -115,8 +115,8 @@ def text_of(frames: list[dict[str, Any]], message_id: int) -> str:
 
 def streamed_text_of(frames: list[dict[str, Any]], message_id: int) -> str:
     """What a client following docs/protocol.md builds from the stream, before the end
-    frame's content replaces it: the state's text, then (while the reply runs) deltas
-    buffered until the snapshot, then newer deltas only."""
+    frame's content replaces it: the state's (or the changes') text, then (while the reply
+    runs) deltas buffered until the snapshot, then newer deltas only."""
     content, last, buffering, buffered = "", -1, False, []
     for frame in frames:
         kind = frame.get("type")
@@ -124,7 +124,7 @@ def streamed_text_of(frames: list[dict[str, Any]], message_id: int) -> str:
             # The reply ended before a snapshot came: what was buffered follows the state's text.
             content += "".join(d["text"] for d in buffered if d["seq"] > last)
             buffering, buffered = False, []
-        if kind == "conversation.state":
+        if kind in ("conversation.state", "conversation.changes"):
             last = frame["seq"]
             for message in frame["messages"]:
                 if message["id"] == message_id:

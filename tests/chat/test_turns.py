@@ -246,6 +246,52 @@ async def test_an_interrupted_turn_is_swept_and_its_followers_told(alice, socket
     await socket.close()
 
 
+async def test_an_interrupted_reply_ends_past_every_seq_its_dead_runner_may_have_sent(alice, socket_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat.sync import database
+    from chat.turns.finishing import turns_sweep_interrupted
+
+    # The turn started at seq 3 and was checkpointed at seq 40; its process then sent
+    # deltas up to some seq that no row records, and died.
+    conversation = await Conversation.objects.acreate(owner=alice, title="t", last_seq=3)
+    user_message = await Message.objects.acreate(conversation=conversation, role="user", content="hi", changed_seq=3)
+    stale = await Message.objects.acreate(
+        conversation=conversation,
+        role="assistant",
+        parent=user_message,
+        state="streaming",
+        content="half a rep",
+        content_seq=40,
+        changed_seq=40,
+        heartbeat_at=timezone.now() - timedelta(minutes=5),
+    )
+    socket = socket_for(alice)
+    await socket.connect()
+    await socket.send({"type": "conversation.open", "conversation": conversation.pk, "after": None})
+    await socket.until_type("conversation.state")
+
+    assert await database(turns_sweep_interrupted)() == 1
+    failed = await socket.until(is_end)
+    await socket.send(start("Again [[sim tokens=30]]", conversation.pk))
+    started = await socket.until_type("turn.started")
+    done = await socket.until(is_end)
+
+    assert failed["state"] == "interrupted" and failed["seq"] > 40 + 10_000
+    seen_by_a_follower = 40 + 10_000  # the lost deltas: no client takes the new turn's for them
+    deltas = [f for f in socket.frames if f["type"] == "turn.delta" and f["message"] == done["message"]]
+    assert started["seq"] > failed["seq"] and all(d["seq"] > seen_by_a_follower for d in deltas)
+    # A client that saw the lost deltas and comes back is told of the end it missed.
+    back = socket_for(alice)
+    await back.connect()
+    await back.send({"type": "conversation.open", "conversation": conversation.pk, "after": seen_by_a_follower})
+    changes = await back.until_type("conversation.changes")
+    assert stale.pk in [m["id"] for m in changes["messages"]]
+    await socket.close()
+
+
 async def test_web_search_citations_arrive_with_the_reply(alice, socket_for):
     socket = socket_for(alice)
     await socket.connect()

@@ -36,7 +36,13 @@ def _encode(frame: Frame) -> bytes:
             frame.payload["created"] = int(time.time())
         data = json.dumps(frame.payload, separators=(",", ":"), ensure_ascii=False)
     prefix = f"event: {frame.event}\n" if frame.event else ""
-    return f"{prefix}data: {data}\n\n".encode()
+    try:
+        return f"{prefix}data: {data}\n\n".encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (half an emoji cut between deltas) has no UTF-8, but JSON
+        # carries it as an escape, as an upstream may send it.
+        data = json.dumps(frame.payload, separators=(",", ":"))
+        return f"{prefix}data: {data}\n\n".encode()
 
 
 class SSEResponse:
