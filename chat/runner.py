@@ -2,7 +2,8 @@
 
 Deltas are coalesced into frames of about 30 ms; the process's checkpointer writes the
 partial text about once a second (never per token); the runner answers cancel and
-snapshot requests that reach it through its turn group from any web process.
+snapshot requests that reach it from any web process (``chat.events``: the address its
+start recorded on the reply is this process's channel).
 """
 
 from __future__ import annotations
