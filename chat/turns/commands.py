@@ -133,9 +133,10 @@ def turn_start(*, models: list[LanguageModel] | None, runner: str = "", **reques
 
 def turns_start(
     requests: list[StartRequest], *, models: list[LanguageModel] | None, runner: str = ""
-) -> list[TurnStarted | TurnError | NotFound]:
+) -> list[TurnStarted | Exception]:
     """Start turns sent at about the same moment, each answered on its own: started, or
-    the error that refused it (and changed nothing).
+    the error that refused it (``TurnError``, ``NotFound``; any other exception is a
+    fault) and changed nothing.
 
     Every reply is created already claimed (streaming, with ``runner``, the address of
     the process that runs it, and a heartbeat), so its runner starts from the returned
@@ -145,7 +146,7 @@ def turns_start(
     (within ``requests`` or by another process), starts one turn; every other use is
     answered as a repeat (``existing``).
     """
-    results: list[TurnStarted | TurnError | NotFound | None] = [None] * len(requests)
+    results: list[TurnStarted | Exception | None] = [None] * len(requests)
     checked: list[tuple[int, uuid.UUID, str, str | None]] = []
     for i, request in enumerate(requests):
         try:
@@ -172,19 +173,22 @@ def turns_start(
             # A resend of a turn already started (its reply may still be running) is
             # answered as a repeat; looked for only when a start fails, so not per start.
             results[i] = _repeat(request.user, client_uuid, error)
+        except Exception as error:  # a fault in one start must not lose the others' answers
+            results[i] = error
     if checked:
         try:
             with transaction.atomic():
                 started = _start_new_conversations(requests, checked, runner)
-        except IntegrityError:
-            # A client_id used before (a resend) or meanwhile: one by one, each answered on its own.
+        except Exception:
+            # A client_id used before (a resend) or meanwhile, or one start the database
+            # refuses: one by one, each answered on its own.
             started = [_start_new_conversation_alone(requests, item, runner) for item in checked]
         for (i, *_), result in zip(checked, started, strict=True):
             results[i] = result
     return results  # type: ignore[return-value]
 
 
-def _repeat(user, client_uuid: uuid.UUID, error: Exception) -> TurnStarted | TurnError | NotFound:
+def _repeat(user, client_uuid: uuid.UUID, error: Exception) -> TurnStarted | Exception:
     """The turn already started with ``client_uuid``, if there is one; else what refused this start."""
     try:
         existing = _existing(user, _sent_before([client_uuid]).get(client_uuid))
@@ -199,12 +203,14 @@ def _repeat(user, client_uuid: uuid.UUID, error: Exception) -> TurnStarted | Tur
 
 def _start_new_conversation_alone(
     requests: list[StartRequest], item: tuple[int, uuid.UUID, str, str | None], runner: str
-) -> TurnStarted | TurnError | NotFound:
+) -> TurnStarted | Exception:
     try:
         with transaction.atomic():
             return _start_new_conversations(requests, [item], runner)[0]
     except IntegrityError as error:
         return _repeat(requests[item[0]].user, item[1], error)
+    except Exception as error:
+        return error
 
 
 def _start_new_conversations(

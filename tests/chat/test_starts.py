@@ -236,3 +236,42 @@ def _as_async(function):
 
 async def _no_address() -> str:
     return ""
+
+
+async def test_a_fault_in_one_start_of_a_batch_loses_none_of_the_others(alice, monkeypatch):
+    from chat.turns import commands
+
+    [earlier] = await database(turns_start)([request(alice)], models=await catalog.language_models(), runner="")
+    [other] = await database(turns_start)([request(alice)], models=await catalog.language_models(), runner="")
+    for turn in (earlier, other):  # finished, so each conversation can take a new turn
+        await Message.objects.filter(pk=turn.assistant_message.pk).aupdate(state="completed")
+    write_new, write_in = commands._start_new_conversations, commands._start_in_conversation
+
+    def new_but_not_poison(requests, checked, runner):
+        if any(requests[i].text == "poison" for i, *_ in checked):
+            raise RuntimeError("the database refused one row")
+        return write_new(requests, checked, runner)
+
+    def in_but_not_earlier(request, *args):
+        if request.conversation_id == earlier.conversation.pk:
+            raise RuntimeError("a fault in this conversation")
+        return write_in(request, *args)
+
+    monkeypatch.setattr(commands, "_start_new_conversations", new_but_not_poison)
+    monkeypatch.setattr(commands, "_start_in_conversation", in_but_not_earlier)
+    before = await counts()
+    batch = [
+        request(alice, conversation_id=earlier.conversation.pk),
+        request(alice, conversation_id=other.conversation.pk),
+        request(alice, "poison"),
+        request(alice, "A new one"),
+    ]
+
+    faulty_in, fine_in, poison, fine_new = await database(turns_start)(
+        batch, models=await catalog.language_models(), runner=""
+    )
+
+    assert str(faulty_in) == "a fault in this conversation" and str(poison) == "the database refused one row"
+    assert isinstance(fine_in, TurnStarted) and fine_in.conversation.pk == other.conversation.pk
+    assert isinstance(fine_new, TurnStarted) and fine_new.created_conversation
+    assert await counts() == (before[0] + 1, before[1] + 4)  # the two that started, nothing of the others
