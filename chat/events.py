@@ -45,6 +45,8 @@ TURN = "relay.turn"  # a Stop or snapshot request for a reply running on the rec
 SESSIONS = "relay.sessions"  # a user's sign-ins changed: their sockets check theirs
 SESSION_RECHECK_EVERY = 30.0  # seconds between checks of every socket's session (expiry)
 QUIET_FOR = 1.0  # seconds a runner trusts that no other process listens before asking again
+EARLY_KEPT_FOR = 5.0  # seconds a request waits here for a runner that has not started yet
+EARLY_MAX = 10_000  # replies with such requests at once, at most
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -84,6 +86,7 @@ class _Relay:
         self._ready: asyncio.Task | None = None
         self._subscriptions: dict[int, asyncio.Task] = {}  # conversations this process is subscribed to
         self.runners: dict[int, asyncio.Queue] = {}  # requests for the replies running here
+        self.early: dict[int, list[dict[str, Any]]] = {}  # for replies whose runner starts here soon
         self._tasks: set[asyncio.Task] = set()
 
     async def ready(self) -> None:
@@ -121,7 +124,8 @@ class _Relay:
                     await self.recheck(message["user"], ended=message.get("ended"))
                 continue
             if message.get("type") == TURN:
-                self.to_runner(message["message"], message["request"])
+                if not self.to_runner(message["message"], message["request"]):
+                    self.keep_early(message["message"], message["request"])
                 continue
             if message.get("type") != FRAME or message.get("origin") == self.process:
                 continue  # our own frame, already delivered here
@@ -169,6 +173,8 @@ class _Relay:
         process is subscribed to it (one announcement and subscription for all)."""
         for conversation_id, socket_id in joins:
             self.sockets.follow(conversation_id, socket_id)
+        # A socket that closed meanwhile follows nothing, and keeps nothing subscribed.
+        joins = tuple(join for join in joins if join[1] in self.sockets.sends)
         if not self.cross_process:
             return
         # Whether this process is subscribed is its own question, not whether this is the
@@ -244,11 +250,24 @@ class _Relay:
             inbox.put_nowait(request)
         return inbox is not None
 
+    def keep_early(self, message_id: int, request: dict[str, Any]) -> None:
+        """A request for a reply whose runner is here but has not started yet: a batch's
+        replies are committed one by one and their runners started once all are. Kept
+        a little while for it (a Stop also comes back through the database)."""
+        if message_id not in self.early:
+            if len(self.early) >= EARLY_MAX:
+                return
+            asyncio.get_running_loop().call_later(EARLY_KEPT_FOR, self.early.pop, message_id, None)
+        self.early.setdefault(message_id, []).append(request)
+
     async def request(self, message_id: int, runner: str, request: dict[str, Any]) -> None:
         """To the reply's runner: here, or on the process whose channel is ``runner``."""
-        if self.to_runner(message_id, request) or not runner or runner == self.channel or not self.cross_process:
-            return  # delivered here; or its runner has ended (a Stop comes back through the database too)
-        await self.layer.send(runner, {"type": TURN, "message": message_id, "request": request})
+        if self.to_runner(message_id, request):
+            return
+        if runner and runner != self.channel and self.cross_process:
+            await self.layer.send(runner, {"type": TURN, "message": message_id, "request": request})
+        else:
+            self.keep_early(message_id, request)  # its runner is (or was) here
 
 
 _relays: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Relay] = weakref.WeakKeyDictionary()
@@ -395,7 +414,10 @@ async def runner_address() -> str:
 
 def runner_inbox(message_id: int) -> asyncio.Queue:
     """The requests for a reply this process runs, from here or from any other process."""
-    inbox = _relay().runners[message_id] = asyncio.Queue()
+    relay = _relay()
+    inbox = relay.runners[message_id] = asyncio.Queue()
+    for request in relay.early.pop(message_id, ()):
+        inbox.put_nowait(request)
     return inbox
 
 

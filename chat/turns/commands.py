@@ -151,6 +151,10 @@ def turns_start(
     for i, request in enumerate(requests):
         try:
             client_uuid = _client_uuid(request.client_id)
+        except TurnError as error:
+            results[i] = error
+            continue
+        try:
             text, model_id, effort = _validate(
                 text=request.text,
                 model=request.model,
@@ -161,7 +165,9 @@ def turns_start(
             if request.conversation_id is None and request.parent_id is not None:
                 raise TurnError("bad_parent", "A new conversation has no earlier message to answer after.")
         except TurnError as error:
-            results[i] = error
+            # A resend is answered as one even when it would not pass now (the model
+            # list cannot be read, say): it started when it did.
+            results[i] = _repeat(request.user, client_uuid, error)
             continue
         if request.conversation_id is None:
             checked.append((i, client_uuid, model_id, effort))
@@ -189,10 +195,11 @@ def turns_start(
 
 
 def _repeat(user, client_uuid: uuid.UUID, error: Exception) -> TurnStarted | Exception:
-    """The turn already started with ``client_uuid``, if there is one; else what refused this start."""
+    """The turn already started with ``client_uuid``, if there is one; else what refused
+    this start. Raises nothing: the other starts of the batch must get their answers."""
     try:
         existing = _existing(user, _sent_before([client_uuid]).get(client_uuid))
-    except TurnError as refused:
+    except Exception as refused:  # someone else's client_id, or a fault looking
         return refused
     if existing is not None:
         return existing
@@ -364,7 +371,9 @@ def turn_retry(*, user, message_id: Any, runner: str = "") -> TurnStarted:
         answer.parent_id = failed.parent_id
         answer.save(force_insert=True)
         events.publish_on_commit(_started(conversation, seq, None, answer, replaces=failed.pk))
-    return TurnStarted(conversation, None, answer, context=turn_context(message=answer))
+        # Read before it commits: a reply committed streaming must have a runner to start.
+        context = turn_context(message=answer)
+    return TurnStarted(conversation, None, answer, context=context)
 
 
 def turn_cancel(*, user, message_id: Any) -> Message:

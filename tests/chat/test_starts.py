@@ -275,3 +275,96 @@ async def test_a_fault_in_one_start_of_a_batch_loses_none_of_the_others(alice, m
     assert isinstance(fine_in, TurnStarted) and fine_in.conversation.pk == other.conversation.pk
     assert isinstance(fine_new, TurnStarted) and fine_new.created_conversation
     assert await counts() == (before[0] + 1, before[1] + 4)  # the two that started, nothing of the others
+
+
+async def test_a_fault_looking_for_a_repeat_loses_no_start_that_committed(alice, monkeypatch):
+    from django.db import OperationalError
+
+    from chat.turns import commands
+
+    models = await catalog.language_models()
+    [done] = await database(turns_start)([request(alice)], models=models, runner="")
+    [running] = await database(turns_start)([request(alice)], models=models, runner="")
+    await Message.objects.filter(pk=done.assistant_message.pk).aupdate(state="completed")
+
+    def locked(client_ids):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(commands, "_sent_before", locked)
+    fine, refused = await database(turns_start)(
+        [
+            request(alice, conversation_id=done.conversation.pk),
+            request(alice, conversation_id=running.conversation.pk),  # refused: a reply runs there
+        ],
+        models=models,
+        runner="",
+    )
+
+    assert isinstance(fine, TurnStarted) and fine.context is not None
+    assert isinstance(refused, OperationalError)
+
+
+async def test_a_resend_is_answered_as_one_even_when_it_would_not_pass_now(alice):
+    first = request(alice)
+    [started] = await database(turns_start)([first], models=await catalog.language_models(), runner="")
+
+    # The process restarted and cannot read the model list at the moment.
+    [again] = await database(turns_start)([first], models=None, runner="")
+
+    assert isinstance(again, TurnStarted) and again.existing
+    assert again.conversation.pk == started.conversation.pk
+
+
+async def test_a_stop_that_arrives_before_its_runner_has_started_waits_for_it(alice):
+    [started] = await database(turns_start)(
+        [request(alice, "Slow [[sim tokens=400 tps=40]]")], models=await catalog.language_models(), runner=""
+    )
+    # Committed with others of its batch; its runner starts once they all are.
+    await events.request_cancel(started.assistant_message.pk, "")
+    runner.start(started.context)
+    await asyncio.wait_for(runner.RUNNING[started.assistant_message.pk], 10)
+
+    reply = await Message.objects.aget(pk=started.assistant_message.pk)
+    assert (reply.state, reply.content) == ("cancelled", "")
+
+
+class _Listeners:
+    def __init__(self) -> None:
+        self.log: list[tuple] = []
+
+    async def announce(self, ids: list[int]) -> None:
+        self.log.append(("announce", list(ids)))
+
+    async def withdraw(self, conversation_id: int) -> None:
+        self.log.append(("withdraw", conversation_id))
+
+
+async def test_a_socket_closed_while_its_start_is_handed_over_leaves_nothing_subscribed(monkeypatch):
+    from chat.sockets import Session
+
+    relay = events._Relay()
+    relay.cross_process, relay.listeners = True, _Listeners()  # as with Redis, on the in-memory layer
+    relay._ready = asyncio.ensure_future(asyncio.sleep(0))
+    relay.channel = await relay.layer.new_channel()
+    monkeypatch.setitem(events._relays, asyncio.get_running_loop(), relay)
+
+    async def send(text: str) -> None:
+        pass
+
+    async def end() -> None:
+        pass
+
+    socket = await relay.add(send, Session(user_id=1, key="k", end=end))
+    await relay.follow((7, socket))
+    group_send = relay.layer.group_send
+
+    async def closing_meanwhile(group: str, message: dict) -> None:
+        await relay.remove(socket)  # the tab closed while turn.started crossed to other processes
+        await group_send(group, message)
+
+    relay.layer.group_send = closing_meanwhile
+    await events._join_and_publish([(7, socket)], ({"type": "turn.started", "conversation": 7, "seq": 3},), True)
+
+    assert not relay.sockets.follows(7) and 7 not in relay._subscriptions
+    assert relay.channel not in relay.layer.groups.get("conversation.7", {})
+    assert relay.listeners.log[-1] == ("withdraw", 7)
