@@ -5,10 +5,42 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
+
+DISPLAY_NAME_MAX = 100
 
 
 class User(AbstractUser):
     """A team member. Teams, roles and quotas come with the admin console."""
+
+    display_name = models.CharField(max_length=DISPLAY_NAME_MAX, blank=True)
+    # Raised by "sign out of other sessions": every session signed in before no longer
+    # holds, as after a password change (it is part of the session auth hash).
+    session_epoch = models.PositiveIntegerField(default=0)
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.username
+
+    def get_session_auth_hash(self) -> str:
+        if not self.session_epoch:
+            return super().get_session_auth_hash()  # sessions from before epochs stay valid
+        return self._epoch_hash(None)
+
+    def get_session_auth_fallback_hash(self):
+        if not self.session_epoch:
+            yield from super().get_session_auth_fallback_hash()
+            return
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._epoch_hash(secret)
+
+    def _epoch_hash(self, secret: str | None) -> str:
+        return salted_hmac(
+            "webapp.accounts.User.session_epoch",
+            f"{self.password}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
 
 class UsageRecord(models.Model):

@@ -1,0 +1,80 @@
+"""A person's own account in the browser: their name, their password, their other sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from playwright.sync_api import expect
+
+from .conftest import PASSWORD, _manage, ready
+
+
+def _person(app_env) -> str:
+    """Someone of their own, since these tests change what the others sign in with."""
+    name = f"dora{uuid.uuid4().hex[:6]}"
+    _manage(
+        app_env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model as m; "
+        f"m().objects.create_user({name!r}, password={PASSWORD!r})",
+    )
+    return name
+
+
+def _sign_in(browser, app_url, username: str, password: str = PASSWORD):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(app_url + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(app_url + "/")
+    ready(page)
+    return context, page
+
+
+def test_a_person_changes_their_password_and_their_other_browser_is_signed_out(browser, app_url, app_env):
+    name = _person(app_env)
+    here, page = _sign_in(browser, app_url, name)
+    elsewhere, other = _sign_in(browser, app_url, name)
+    new = "another long passphrase"
+
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill(new)
+    page.get_by_label("New password again").fill(new)
+    page.get_by_role("button", name="Change password").click()
+
+    expect(page.get_by_text("Your password is changed")).to_be_visible()
+    # The other browser's open chat ends and shows the sign-in page.
+    expect(other.get_by_role("button", name="Sign in")).to_be_visible(timeout=15_000)
+    # This one stays signed in; the old password no longer works, the new one does.
+    page.get_by_role("link", name="Back to the chat").click()
+    ready(page)
+    elsewhere.close()
+    context = browser.new_context()
+    refused = context.new_page()
+    refused.goto(app_url + "/accounts/login/")
+    refused.get_by_label("Username").fill(name)
+    refused.get_by_label("Password").fill(PASSWORD)
+    refused.get_by_role("button", name="Sign in").click()
+    expect(refused.get_by_role("alert")).to_contain_text("do not match")
+    context.close()
+    again, _ = _sign_in(browser, app_url, name, new)
+    again.close()
+    here.close()
+
+
+def test_a_display_name_set_on_the_account_page_shows_in_the_chat(browser, app_url, app_env):
+    name = _person(app_env)
+    context, page = _sign_in(browser, app_url, name)
+    page.goto(app_url + "/accounts/profile/")
+    page.get_by_label("Display name").fill("Dora the Explorer")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.get_by_text("Your name is saved")).to_be_visible()
+    page.goto(app_url + "/")
+    ready(page)
+    expect(page.get_by_role("link", name="Dora the Explorer")).to_be_visible()
+    context.close()

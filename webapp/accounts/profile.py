@@ -1,0 +1,30 @@
+"""What a person changes about their own account: the name others see, and their sign-ins."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import F
+
+from .models import DISPLAY_NAME_MAX, User
+
+
+def profile_rename(*, user: User, display_name: str) -> None:
+    """Set the name shown for ``user`` (empty: their username). Raises ValidationError and
+    changes nothing for a name that is too long or holds characters that cannot be stored."""
+    name = " ".join(display_name.split())
+    if len(name) > DISPLAY_NAME_MAX:
+        raise ValidationError(f"A name can be at most {DISPLAY_NAME_MAX} characters.")
+    if "\x00" in display_name or any(0xD800 <= ord(c) <= 0xDFFF for c in display_name):
+        raise ValidationError("That name holds characters that cannot be stored.")
+    user.display_name = name
+    user.save(update_fields=["display_name"])
+
+
+def sessions_end_others(*, user: User) -> None:
+    """Every session of ``user`` signed in until now ends, on every device and web process
+    (their open websockets close). The caller renews the one it keeps
+    (``django.contrib.auth.update_session_auth_hash``)."""
+    User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+    user.refresh_from_db(fields=["session_epoch"])
+    # Saved again so that post_save tells the sockets (chat.apps): update() sends no signal.
+    user.save(update_fields=["session_epoch"])

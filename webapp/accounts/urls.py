@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("profile/", views.profile, name="profile"),
+    path("profile/password/", views.password_change, name="password"),
+    path("profile/sign-out-others/", views.sign_out_others, name="sign_out_others"),
+]

@@ -1,0 +1,69 @@
+"""A person's own account: /accounts/profile/ (name, password, other sessions)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from .models import DISPLAY_NAME_MAX
+from .profile import profile_rename, sessions_end_others
+
+
+class NameForm(forms.Form):
+    display_name = forms.CharField(label="Display name", required=False, max_length=DISPLAY_NAME_MAX, strip=False)
+
+
+def _page(request, *, name_form=None, password_form=None, status=200):
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "name_form": name_form or NameForm(initial={"display_name": request.user.display_name}),
+            "password_form": password_form or PasswordChangeForm(request.user),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    if request.method == "GET":
+        return _page(request)
+    form = NameForm(request.POST)
+    if form.is_valid():
+        try:
+            profile_rename(user=request.user, display_name=form.cleaned_data["display_name"])
+        except ValidationError as error:
+            form.add_error("display_name", error)
+    if not form.is_valid():
+        return _page(request, name_form=form, status=400)
+    messages.success(request, "Your name is saved.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def password_change(request):
+    form = PasswordChangeForm(request.user, request.POST)
+    if not form.is_valid():
+        return _page(request, password_form=form, status=400)
+    user = form.save()
+    update_session_auth_hash(request, user)  # this browser stays signed in; the others do not
+    messages.success(request, "Your password is changed. Your other sessions are signed out.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def sign_out_others(request):
+    sessions_end_others(user=request.user)
+    update_session_auth_hash(request, request.user)
+    messages.success(request, "Every other session is signed out.")
+    return redirect("accounts:profile")
