@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("webapp.accounts.urls")),
+    path("manage/", include("webapp.accounts.console_urls")),
     path("healthz", healthz, name="healthz"),
     path("", include("chat.urls")),
 ]

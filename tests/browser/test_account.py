@@ -78,3 +78,30 @@ def test_a_display_name_set_on_the_account_page_shows_in_the_chat(browser, app_u
     ready(page)
     expect(page.get_by_role("link", name="Dora the Explorer")).to_be_visible()
     context.close()
+
+
+def test_an_owner_deactivates_a_member_whose_chat_is_open_and_it_signs_out(browser, app_url, app_env):
+    tag = uuid.uuid4().hex[:6]
+    owner, member = f"olga{tag}", f"mike{tag}"
+    _manage(
+        app_env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model as m; from webapp.accounts.models import Team, Membership; "
+        f"t = Team.objects.create(name='Team {tag}'); "
+        f"[Membership.objects.create(team=t, role=r, user=m().objects.create_user(n, password={PASSWORD!r}, "
+        f"active_team=t)) for n, r in (({owner!r}, 'owner'), ({member!r}, 'member'))]",
+    )
+    theirs, chat = _sign_in(browser, app_url, member)
+    expect(chat.get_by_role("link", name="Manage team")).to_have_count(0)  # a member has no console
+    ours, console = _sign_in(browser, app_url, owner)
+
+    console.get_by_role("link", name="Manage team").click()
+    expect(console.get_by_role("heading", name=f"Team {tag}: people")).to_be_visible()
+    console.get_by_role("button", name=f"Deactivate {member}").click()
+
+    expect(console.get_by_text(f"{member} is deactivated")).to_be_visible()
+    expect(console.get_by_role("button", name=f"Reactivate {member}")).to_be_visible()
+    expect(chat.get_by_role("button", name="Sign in")).to_be_visible(timeout=15_000)
+    theirs.close()
+    ours.close()

@@ -14,6 +14,8 @@ class User(AbstractUser):
     """A team member. Teams, roles and quotas come with the admin console."""
 
     display_name = models.CharField(max_length=DISPLAY_NAME_MAX, blank=True)
+    # The team whose console and models this person works in (one of their memberships).
+    active_team = models.ForeignKey("Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Raised by "sign out of other sessions": every session signed in before no longer
     # holds, as after a password change (it is part of the session auth hash).
     session_epoch = models.PositiveIntegerField(default=0)
@@ -41,6 +43,33 @@ class User(AbstractUser):
             secret=secret,
             algorithm="sha256",
         ).hexdigest()
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A person in a team, with a role: owners and admins run the team's console."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    RUNS_THE_TEAM = (Role.OWNER, Role.ADMIN)
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")]
 
 
 class UsageRecord(models.Model):

@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import ValidationError, validate_password
 from django.core.management.base import BaseCommand
 
+from webapp.accounts.teams import team_create_first
+
 
 class Command(BaseCommand):
     help = "Create the first admin account if there is no account yet."
@@ -28,7 +30,8 @@ class Command(BaseCommand):
         generated = password is None
         if generated:
             password = secrets.token_urlsafe(12)
-        User.objects.create_superuser(username=username, password=password, email="")
+        admin = User.objects.create_superuser(username=username, password=password, email="")
+        team_create_first(owner=admin)
         self.stdout.write(self.style.SUCCESS(f"Created the first admin account: {username}"))
         if generated:
             self.stdout.write(f"One-time password (shown once, change it after signing in): {password}")

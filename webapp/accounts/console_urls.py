@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import console
+
+app_name = "manage"
+
+urlpatterns = [
+    path("", console.people, name="people"),
+    path("people/<int:membership_id>/role", console.role, name="role"),
+    path("people/<int:membership_id>/deactivate", console.deactivate, name="deactivate"),
+    path("people/<int:membership_id>/reactivate", console.reactivate, name="reactivate"),
+]

@@ -1,0 +1,97 @@
+"""Teams and who runs them: the first team, a person's role, deactivation.
+
+The last owner of a team stays an owner and stays active: a team is never left with
+nobody who can run it. Deactivating a person ends their sessions and open websockets on
+every web process (through the post_save signal chat listens to).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from .models import Membership, Team, User
+
+
+class TeamError(Exception):
+    """A change to a team that is refused; nothing changed. ``message`` says why, in words."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotInTeam(TeamError):
+    """The membership asked about is not one of the acting team's (to its console: 404)."""
+
+
+def team_create_first(*, owner: User, name: str = "Team") -> Team:
+    """The single-machine mode's team, owned by its first admin."""
+    with transaction.atomic():
+        team = Team.objects.create(name=name)
+        Membership.objects.create(team=team, user=owner, role=Membership.Role.OWNER)
+        owner.active_team = team
+        owner.save(update_fields=["active_team"])
+    return team
+
+
+def membership_running(user: User) -> Membership | None:
+    """The person's membership of their active team if they run it (owner or admin), else None."""
+    if not user.is_authenticated or not user.is_active or user.active_team_id is None:
+        return None
+    return (
+        Membership.objects.select_related("team")
+        .filter(user=user, team_id=user.active_team_id, role__in=Membership.RUNS_THE_TEAM)
+        .first()
+    )
+
+
+def team_people(team: Team) -> list[Membership]:
+    return list(Membership.objects.filter(team=team).select_related("user").order_by("user__username"))
+
+
+def _member(actor: Membership, membership_id: int) -> Membership:
+    try:
+        return Membership.objects.select_for_update().select_related("user").get(pk=membership_id, team=actor.team)
+    except Membership.DoesNotExist:
+        raise NotInTeam("That person is not in this team.") from None
+
+
+def _owners_left(team: Team, *, without: Membership) -> bool:
+    return (
+        Membership.objects.filter(team=team, role=Membership.Role.OWNER, user__is_active=True)
+        .exclude(pk=without.pk)
+        .exists()
+    )
+
+
+def member_role_change(*, actor: Membership, membership_id: int, role: str) -> Membership:
+    if role not in Membership.Role.values:
+        raise TeamError("Choose owner, admin or member.")
+    with transaction.atomic():
+        member = _member(actor, membership_id)
+        if Membership.Role.OWNER in (role, member.role) and actor.role != Membership.Role.OWNER:
+            raise TeamError("Only an owner can make or unmake an owner.")
+        demoted = member.role == Membership.Role.OWNER and role != member.role
+        if demoted and not _owners_left(actor.team, without=member):
+            raise TeamError("A team needs an owner: make someone else an owner first.")
+        member.role = role
+        member.save(update_fields=["role"])
+    return member
+
+
+def member_set_active(*, actor: Membership, membership_id: int, active: bool) -> Membership:
+    """Deactivate (or reactivate) a person: a deactivated person cannot sign in, and every
+    session and open chat of theirs ends at once."""
+    with transaction.atomic():
+        member = _member(actor, membership_id)
+        if member.user_id == actor.user_id:
+            raise TeamError("You cannot deactivate yourself.")
+        if member.role == Membership.Role.OWNER and actor.role != Membership.Role.OWNER:
+            raise TeamError("Only an owner can deactivate an owner.")
+        if not active and member.role == Membership.Role.OWNER and not _owners_left(actor.team, without=member):
+            raise TeamError("A team needs an active owner: make someone else an owner first.")
+        if Membership.objects.filter(user_id=member.user_id).exclude(team=actor.team).exists():
+            raise TeamError("That person is in other teams too; only all their teams together can deactivate them.")
+        member.user.is_active = active
+        member.user.save(update_fields=["is_active"])
+    return member
