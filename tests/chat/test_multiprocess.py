@@ -216,3 +216,39 @@ async def test_the_tab_that_created_a_conversation_on_a_follows_a_reply_started_
 
     assert done_a["state"] == "completed" and done_a["content"].startswith("Reply to turn 2")
     assert started_a["assistant_message"]["id"] == done_a["message"]
+
+
+async def test_deactivating_someone_through_process_a_ends_their_socket_on_process_b(web_processes, alice, bob):
+    import httpx
+    from channels.db import database_sync_to_async
+
+    from webapp.accounts.models import Membership, Team
+
+    def team() -> int:
+        ours = Team.objects.create(name="Ours")
+        Membership.objects.create(team=ours, user=alice, role="owner")
+        alice.active_team = bob.active_team = ours
+        alice.save(update_fields=["active_team"])
+        bob.save(update_fields=["active_team"])
+        return Membership.objects.create(team=ours, user=bob, role="member").pk
+
+    bobs = await database_sync_to_async(team)()
+    alices_cookie = await database_sync_to_async(session_cookie)(alice)
+    bobs_cookie = await database_sync_to_async(session_cookie)(bob)
+    a, b = web_processes
+    async with Tab(b, bobs_cookie) as bob_on_b, httpx.AsyncClient(base_url=f"http://{a}") as console:
+        console.cookies.set("sessionid", alices_cookie)
+        page = await console.get("/manage/")
+        assert page.status_code == 200
+        token = console.cookies["csrftoken"]
+        done = await console.post(
+            f"/manage/people/{bobs}/deactivate",
+            headers={"X-CSRFToken": token, "Cookie": f"sessionid={alices_cookie}; csrftoken={token}"},
+        )
+        assert done.status_code == 302
+        ended = await bob_on_b.until(kind("session.ended"))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await bob_on_b.until(lambda frame: False, timeout=5)
+
+    assert "signed out" in ended["message"]
+    assert closed.value.rcvd.code == 4401
