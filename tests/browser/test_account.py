@@ -105,3 +105,45 @@ def test_an_owner_deactivates_a_member_whose_chat_is_open_and_it_signs_out(brows
     expect(chat.get_by_role("button", name="Sign in")).to_be_visible(timeout=15_000)
     theirs.close()
     ours.close()
+
+
+def test_an_owner_invites_someone_who_joins_from_the_link_in_another_browser(browser, app_url, app_env):
+    tag = uuid.uuid4().hex[:6]
+    owner, newcomer = f"ines{tag}", f"jack{tag}"
+    _manage(
+        app_env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model as m; from webapp.accounts.models import Team, Membership; "
+        f"t = Team.objects.create(name='Team {tag}'); "
+        f"Membership.objects.create(team=t, role='owner', user=m().objects.create_user({owner!r}, "
+        f"password={PASSWORD!r}, active_team=t))",
+    )
+    ours, console = _sign_in(browser, app_url, owner)
+    console.goto(app_url + "/manage/invitations/")
+    console.get_by_label("Role").select_option("admin")
+    console.get_by_role("button", name="Make an invitation link").click()
+    expect(console.get_by_text("Invitation made")).to_be_visible()
+    link = console.get_by_label("Invitation link").input_value()
+
+    theirs = browser.new_context(viewport={"width": 390, "height": 844})
+    page = theirs.new_page()
+    page.goto(link)
+    expect(page.get_by_text(f"Join Team {tag} as admin")).to_be_visible()
+    page.get_by_label("Username").fill(newcomer)
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_label("Password again").fill("short")
+    page.get_by_role("button", name="Join").click()
+    expect(page.get_by_role("alert")).to_contain_text("too short")
+    page.get_by_label("Password", exact=True).fill("a long enough passphrase")
+    page.get_by_label("Password again").fill("a long enough passphrase")
+    page.get_by_role("button", name="Join").click()
+    ready(page)  # in the chat, signed in
+    expect(page.get_by_role("link", name=newcomer)).to_be_visible()
+
+    console.goto(app_url + "/manage/")
+    expect(console.locator(f"[data-person='{newcomer}']")).to_contain_text("Active")
+    page.goto(link)
+    expect(page.get_by_role("alert")).to_contain_text("has been used")  # once only
+    theirs.close()
+    ours.close()

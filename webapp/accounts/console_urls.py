@@ -9,4 +9,6 @@ urlpatterns = [
     path("people/<int:membership_id>/role", console.role, name="role"),
     path("people/<int:membership_id>/deactivate", console.deactivate, name="deactivate"),
     path("people/<int:membership_id>/reactivate", console.reactivate, name="reactivate"),
+    path("invitations/", console.invitations, name="invitations"),
+    path("invitations/<int:invitation_id>/revoke", console.revoke, name="revoke"),
 ]

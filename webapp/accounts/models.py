@@ -72,6 +72,23 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")]
 
 
+class Invitation(models.Model):
+    """A single-use link that lets someone join a team with a role (and, if given, that e-mail address)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    email = models.EmailField(blank=True)
+    token = models.CharField(max_length=64, unique=True)  # 256 random bits, the link's only secret
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+
 class UsageRecord(models.Model):
     """One row per upstream request: what was asked, what it cost, how long it took."""
 

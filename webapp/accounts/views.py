@@ -1,17 +1,19 @@
-"""A person's own account: /accounts/profile/ (name, password, other sessions)."""
+"""A person's own account (/accounts/profile/: name, password, other sessions) and joining by invitation."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .models import DISPLAY_NAME_MAX
+from .invitations import InvitationGone, invitation_accept, invitation_usable
+from .models import DISPLAY_NAME_MAX, Invitation
 from .profile import profile_rename, sessions_end_others
 
 
@@ -67,3 +69,32 @@ def sign_out_others(request):
     update_session_auth_hash(request, request.user)
     messages.success(request, "Every other session is signed out.")
     return redirect("accounts:profile")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation(request, token: str):
+    """/invite/<token>/: choose a username and a password, and join the team."""
+    try:
+        invited = invitation_usable(token)
+    except Invitation.DoesNotExist:
+        raise Http404("No such invitation") from None
+    except InvitationGone as gone:
+        return render(request, "accounts/invitation.html", {"gone": gone.message}, status=410)
+    context = {"invitation": invited, "errors": {}, "username": ""}
+    if request.user.is_authenticated:
+        return render(request, "accounts/invitation.html", {**context, "signed_in": True})
+    if request.method == "POST":
+        username, password = request.POST.get("username", ""), request.POST.get("password1", "")
+        if password != request.POST.get("password2", ""):
+            context.update(errors={"password2": ["The two passwords differ."]}, username=username)
+            return render(request, "accounts/invitation.html", context, status=400)
+        try:
+            user = invitation_accept(token=token, username=username, password=password)
+        except InvitationGone as gone:
+            return render(request, "accounts/invitation.html", {"gone": gone.message}, status=410)
+        except ValidationError as error:
+            context.update(errors=error.message_dict, username=username)
+            return render(request, "accounts/invitation.html", context, status=400)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("chat:home")
+    return render(request, "accounts/invitation.html", context)

@@ -1,0 +1,122 @@
+"""Invitations: an admin makes a single-use, expiring link bound to a role (and perhaps an
+e-mail address); the person who opens it chooses a username and password and joins."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import Invitation, Membership, User
+from .teams import TeamError
+
+
+class InvitationGone(Exception):
+    """The link was used, revoked or has expired; ``message`` says which, in words."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def invitation_create(*, actor: Membership, role: str, email: str = "", link_for) -> Invitation:
+    """``link_for(token)``: the absolute URL of the link, for the e-mail."""
+    if role not in Membership.Role.values:
+        raise TeamError("Choose owner, admin or member.")
+    if role == Membership.Role.OWNER and actor.role != Membership.Role.OWNER:
+        raise TeamError("Only an owner can invite an owner.")
+    email = email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise TeamError("That e-mail address does not look right.") from None
+    invitation = Invitation.objects.create(
+        team=actor.team,
+        role=role,
+        email=email,
+        token=secrets.token_urlsafe(32),
+        created_by=actor.user,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_DAYS),
+    )
+    if email:
+        send_mail(
+            f"You are invited to {actor.team.name} on Grok Team Chat",
+            f"{actor.user.shown_name} invites you to join {actor.team.name}. Choose a username and a password "
+            f"here (the link works once, until {invitation.expires_at:%d %B %Y}):\n\n{link_for(invitation.token)}\n",
+            None,
+            [email],
+        )
+    return invitation
+
+
+def invitations_open(team) -> list[Invitation]:
+    return list(
+        Invitation.objects.filter(team=team, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()).order_by(
+            "-created_at"
+        )
+    )
+
+
+def invitation_revoke(*, actor: Membership, invitation_id: int) -> None:
+    updated = Invitation.objects.filter(pk=invitation_id, team=actor.team, accepted_at=None).update(
+        revoked_at=timezone.now()
+    )
+    if not updated:
+        raise TeamError("That invitation is not open.")
+
+
+def invitation_usable(token: str) -> Invitation:
+    """The invitation behind a link; Invitation.DoesNotExist if there is none, InvitationGone if spent."""
+    invitation = Invitation.objects.select_related("team").get(token=token)
+    _check(invitation)
+    return invitation
+
+
+def _check(invitation: Invitation) -> None:
+    if invitation.accepted_at is not None:
+        raise InvitationGone("This invitation has been used. Ask for a new one if you need it.")
+    if invitation.revoked_at is not None:
+        raise InvitationGone("This invitation was withdrawn. Ask whoever sent it for a new one.")
+    if invitation.expires_at <= timezone.now():
+        raise InvitationGone("This invitation has expired. Ask whoever sent it for a new one.")
+
+
+def invitation_accept(*, token: str, username: str, password: str) -> User:
+    """Join: a new account with that username and password, a member of the team with the
+    invitation's role. ValidationError (with the field) and nothing changed when refused."""
+    username = username.strip()
+    if not username:
+        raise ValidationError({"username": "Choose a username."})
+    try:
+        User.username_validator(username)
+    except ValidationError as error:
+        raise ValidationError({"username": error.messages}) from None
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().select_related("team").get(token=token)
+        _check(invitation)  # single use: the row is locked until this commits
+        candidate = User(username=username, email=invitation.email)
+        try:
+            validate_password(password, candidate)
+        except ValidationError as error:
+            raise ValidationError({"password": error.messages}) from None
+        if User.objects.filter(username__iexact=username).exists():
+            raise ValidationError({"username": "That username is taken; choose another."})
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username, email=invitation.email, password=password, active_team=invitation.team
+                )
+        except IntegrityError:
+            raise ValidationError({"username": "That username is taken; choose another."}) from None
+        Membership.objects.create(team=invitation.team, user=user, role=invitation.role)
+        invitation.accepted_at, invitation.accepted_by = timezone.now(), user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return user
