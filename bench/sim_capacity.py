@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import cpu_seconds, percentile
-from bench.run import machine as describe_machine
+from bench.report import machine as describe_machine
+from bench.shape import cpu_seconds, percentile
 from tests.conftest import start_simulator
 
 TOKENS, TPS, TTFT_MS = 200, 50, 300

@@ -34,20 +34,9 @@ from pathlib import Path
 import httpx
 import websockets
 
-from bench.run import (
-    MODEL,
-    ROOT,
-    TPS,
-    App,
-    Gate,
-    app_env,
-    cpu_seconds,
-    directive,
-    machine_busy,
-    percentile,
-    private_redis,
-    warm_up,
-)
+from bench.clients import Gate
+from bench.run import warm_up
+from bench.shape import MODEL, ROOT, TPS, App, app_env, cpu_seconds, directive, machine_busy, percentile, private_redis
 from tests.conftest import free_port, start_simulator, wait_until_up
 
 DATABASE = "grokchat_bench_profile"

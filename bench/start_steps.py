@@ -70,33 +70,31 @@ def model_list(original):
     return language_models_or_none
 
 
+def timed_queries(call):
+    """``call()`` with its wall-clock start and duration, and its database time and query count."""
+    began, spent = time.time_ns(), [0, 0]
+
+    def timer(execute, sql, params, many, context):
+        at = time.time_ns()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent[0] += time.time_ns() - at
+            spent[1] += 1
+
+    with connection.execute_wrapper(timer):
+        result = call()
+    return result, {"t0": began, "dur": time.time_ns() - began, "db_ns": spent[0], "queries": spent[1]}
+
+
 def database_step(name: str):
     """A sync service run in the database thread: its start, duration and database time."""
 
     def make(original):
         def step(*args, **kwargs):
-            began, spent = time.time_ns(), [0, 0]
-
-            def timer(execute, sql, params, many, context):
-                at = time.time_ns()
-                try:
-                    return execute(sql, params, many, context)
-                finally:
-                    spent[0] += time.time_ns() - at
-                    spent[1] += 1
-
-            with connection.execute_wrapper(timer):
-                result = original(*args, **kwargs)
+            result, times = timed_queries(lambda: original(*args, **kwargs))
             mid = getattr(getattr(result, "assistant_message", None), "pk", None) or kwargs.get("message_id")
-            log(
-                name,
-                t0=began,
-                dur=time.time_ns() - began,
-                db_ns=spent[0],
-                queries=spent[1],
-                mid=mid,
-                cid=str(kwargs["client_id"]) if kwargs.get("client_id") else None,
-            )
+            log(name, **times, mid=mid, cid=str(kwargs["client_id"]) if kwargs.get("client_id") else None)
             return result
 
         return step
@@ -108,31 +106,10 @@ def batch_step(original):
     """The batch of starts in the database thread: one event per start, with the batch's times."""
 
     def turns_start(requests, **kwargs):
-        began, spent = time.time_ns(), [0, 0]
-
-        def timer(execute, sql, params, many, context):
-            at = time.time_ns()
-            try:
-                return execute(sql, params, many, context)
-            finally:
-                spent[0] += time.time_ns() - at
-                spent[1] += 1
-
-        with connection.execute_wrapper(timer):
-            results = original(requests, **kwargs)
-        dur = time.time_ns() - began
+        results, times = timed_queries(lambda: original(requests, **kwargs))
         for request, result in zip(requests, results):
             mid = getattr(getattr(result, "assistant_message", None), "pk", None)
-            log(
-                "turns_start",
-                t0=began,
-                dur=dur,
-                db_ns=spent[0],
-                queries=spent[1],
-                size=len(requests),
-                mid=mid,
-                cid=str(request.client_id),
-            )
+            log("turns_start", **times, size=len(requests), mid=mid, cid=str(request.client_id))
         return results
 
     return turns_start

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import machine
+from bench.report import machine
 from chat.grok.transport import AsyncioTransport
 from tests.conftest import start_simulator
 
