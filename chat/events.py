@@ -169,18 +169,24 @@ class _Relay:
         return socket_id
 
     async def follow(self, *joins: tuple[int, str]) -> None:
-        """Each (conversation, socket) pair: the socket follows the conversation; this
-        process is subscribed to it (one announcement and subscription for all)."""
-        for conversation_id, socket_id in joins:
-            self.sockets.follow(conversation_id, socket_id)
-        # A socket that closed meanwhile follows nothing, and keeps nothing subscribed.
-        joins = tuple(join for join in joins if join[1] in self.sockets.sends)
+        """Each (conversation, socket) pair: the socket follows the conversation, and this
+        process is subscribed to it."""
+        for join in joins:
+            self.sockets.follow(*join)
+        await self.subscribe(joins)
+
+    async def subscribe(self, joins: tuple[tuple[int, str], ...]) -> None:
+        """This process subscribed to the conversations of ``joins`` whose socket is still
+        here (one announcement and subscription for all of them)."""
         if not self.cross_process:
             return
         # Whether this process is subscribed is its own question, not whether this is the
         # first socket here: a socket can be followed locally first (a new conversation).
+        # A socket that closed meanwhile follows nothing, and keeps nothing subscribed.
         waiting, new = [], []
-        for conversation_id, _ in joins:
+        for conversation_id, socket_id in joins:
+            if socket_id not in self.sockets.sends:
+                continue
             subscription = self._subscriptions.get(conversation_id)
             if subscription is None or (subscription.done() and subscription.exception() is not None):
                 new.append(conversation_id)
@@ -393,8 +399,7 @@ async def _join_and_publish(joins: list[tuple[int, str]], frames: tuple[dict[str
         # subscription for other processes' frames after (a new conversation has none yet).
         relay.sockets.follow(*join)
     await relay.publish(list(frames), beyond=beyond)
-    if joins:
-        await relay.follow(*joins)
+    await relay.subscribe(tuple(joins))
 
 
 async def send_frame(reply_to: dict[str, str], frame: dict[str, Any]) -> None:

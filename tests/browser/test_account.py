@@ -9,16 +9,25 @@ from playwright.sync_api import expect
 from .conftest import PASSWORD, _manage, ready
 
 
-def _person(app_env) -> str:
-    """Someone of their own, since these tests change what the others sign in with."""
-    name = f"dora{uuid.uuid4().hex[:6]}"
+def _people(app_env, *people: tuple[str, str | None]) -> None:
+    """Accounts of their own, since these tests change what people sign in with: each
+    (username, role) is in one new team when it has a role, in none when it is None."""
     _manage(
         app_env,
         "shell",
         "-c",
-        "from django.contrib.auth import get_user_model as m; "
-        f"m().objects.create_user({name!r}, password={PASSWORD!r})",
+        "from django.contrib.auth import get_user_model as m; from webapp.accounts.models import Team, Membership\n"
+        f"people = {list(people)!r}\n"
+        "t = Team.objects.create(name='Team ' + people[0][0][-6:]) if any(r for _, r in people) else None\n"
+        "for n, r in people:\n"
+        f"    u = m().objects.create_user(n, password={PASSWORD!r}, active_team=t if r else None)\n"
+        "    r and Membership.objects.create(team=t, user=u, role=r)",
     )
+
+
+def _person(app_env) -> str:
+    name = f"dora{uuid.uuid4().hex[:6]}"
+    _people(app_env, (name, None))
     return name
 
 
@@ -83,15 +92,7 @@ def test_a_display_name_set_on_the_account_page_shows_in_the_chat(browser, app_u
 def test_an_owner_deactivates_a_member_whose_chat_is_open_and_it_signs_out(browser, app_url, app_env):
     tag = uuid.uuid4().hex[:6]
     owner, member = f"olga{tag}", f"mike{tag}"
-    _manage(
-        app_env,
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model as m; from webapp.accounts.models import Team, Membership; "
-        f"t = Team.objects.create(name='Team {tag}'); "
-        f"[Membership.objects.create(team=t, role=r, user=m().objects.create_user(n, password={PASSWORD!r}, "
-        f"active_team=t)) for n, r in (({owner!r}, 'owner'), ({member!r}, 'member'))]",
-    )
+    _people(app_env, (owner, "owner"), (member, "member"))
     theirs, chat = _sign_in(browser, app_url, member)
     expect(chat.get_by_role("link", name="Manage team")).to_have_count(0)  # a member has no console
     ours, console = _sign_in(browser, app_url, owner)
@@ -110,15 +111,7 @@ def test_an_owner_deactivates_a_member_whose_chat_is_open_and_it_signs_out(brows
 def test_an_owner_invites_someone_who_joins_from_the_link_in_another_browser(browser, app_url, app_env):
     tag = uuid.uuid4().hex[:6]
     owner, newcomer = f"ines{tag}", f"jack{tag}"
-    _manage(
-        app_env,
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model as m; from webapp.accounts.models import Team, Membership; "
-        f"t = Team.objects.create(name='Team {tag}'); "
-        f"Membership.objects.create(team=t, role='owner', user=m().objects.create_user({owner!r}, "
-        f"password={PASSWORD!r}, active_team=t))",
-    )
+    _people(app_env, (owner, "owner"))
     ours, console = _sign_in(browser, app_url, owner)
     console.goto(app_url + "/manage/invitations/")
     console.get_by_label("Role").select_option("admin")

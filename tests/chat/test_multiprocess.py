@@ -89,6 +89,21 @@ class Tab:
                     return frame
 
 
+async def post_as(host: str, cookie: str, *, page: str, path: str) -> int:
+    """A signed-in browser on ``host`` opens ``page`` (which sets the CSRF cookie), then
+    posts its form to ``path``; the response's status."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://{host}") as browser:
+        browser.cookies.set("sessionid", cookie)
+        assert (await browser.get(page)).status_code == 200
+        token = browser.cookies["csrftoken"]  # a Secure cookie in this shape: sent by hand over plain HTTP
+        posted = await browser.post(
+            path, headers={"X-CSRFToken": token, "Cookie": f"sessionid={cookie}; csrftoken={token}"}
+        )
+        return posted.status_code
+
+
 def kind(name: str):
     return lambda frame: frame.get("type") == name
 
@@ -177,20 +192,12 @@ async def test_a_socket_on_process_b_that_followed_first_streams_the_next_reply_
 
 
 async def test_signing_out_through_process_a_ends_the_socket_on_process_b(web_processes, alice):
-    import httpx
     from channels.db import database_sync_to_async
 
     cookie = await database_sync_to_async(session_cookie)(alice)
     a, b = web_processes
-    async with Tab(b, cookie) as on_b, httpx.AsyncClient(base_url=f"http://{a}") as browser:
-        browser.cookies.set("sessionid", cookie)
-        page = await browser.get("/")  # the chat page, which sets the CSRF cookie
-        assert page.status_code == 200
-        token = browser.cookies["csrftoken"]  # a Secure cookie in this shape: sent by hand over plain HTTP
-        signed_out = await browser.post(
-            "/accounts/logout/", headers={"X-CSRFToken": token, "Cookie": f"sessionid={cookie}; csrftoken={token}"}
-        )
-        assert signed_out.status_code == 302
+    async with Tab(b, cookie) as on_b:
+        assert await post_as(a, cookie, page="/", path="/accounts/logout/") == 302
         ended = await on_b.until(kind("session.ended"))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await on_b.until(lambda frame: False, timeout=5)
@@ -219,7 +226,6 @@ async def test_the_tab_that_created_a_conversation_on_a_follows_a_reply_started_
 
 
 async def test_deactivating_someone_through_process_a_ends_their_socket_on_process_b(web_processes, alice, bob):
-    import httpx
     from channels.db import database_sync_to_async
 
     from webapp.accounts.models import Membership, Team
@@ -236,16 +242,8 @@ async def test_deactivating_someone_through_process_a_ends_their_socket_on_proce
     alices_cookie = await database_sync_to_async(session_cookie)(alice)
     bobs_cookie = await database_sync_to_async(session_cookie)(bob)
     a, b = web_processes
-    async with Tab(b, bobs_cookie) as bob_on_b, httpx.AsyncClient(base_url=f"http://{a}") as console:
-        console.cookies.set("sessionid", alices_cookie)
-        page = await console.get("/manage/")
-        assert page.status_code == 200
-        token = console.cookies["csrftoken"]
-        done = await console.post(
-            f"/manage/people/{bobs}/deactivate",
-            headers={"X-CSRFToken": token, "Cookie": f"sessionid={alices_cookie}; csrftoken={token}"},
-        )
-        assert done.status_code == 302
+    async with Tab(b, bobs_cookie) as bob_on_b:
+        assert await post_as(a, alices_cookie, page="/manage/", path=f"/manage/people/{bobs}/deactivate") == 302
         ended = await bob_on_b.until(kind("session.ended"))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await bob_on_b.until(lambda frame: False, timeout=5)

@@ -24,7 +24,6 @@ def sessions_end_others(*, user: User) -> None:
     """Every session of ``user`` signed in until now ends, on every device and web process
     (their open websockets close). The caller renews the one it keeps
     (``django.contrib.auth.update_session_auth_hash``)."""
-    User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
-    user.refresh_from_db(fields=["session_epoch"])
-    # Saved again so that post_save tells the sockets (chat.apps): update() sends no signal.
+    user.session_epoch = F("session_epoch") + 1  # atomic; save() sends post_save, which tells the sockets
     user.save(update_fields=["session_epoch"])
+    user.refresh_from_db(fields=["session_epoch"])
