@@ -89,6 +89,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             await self._writer.wait_closed()
         except (OSError, ssl.SSLError):
             pass
+        except TypeError:
+            # CPython 3.11's asyncio, closing TLS inside TLS (a proxy's tunnel) while the
+            # peer still sends after its close_notify, calls SSLProtocol._abort with an
+            # argument it does not take. The stream is closed either way.
+            pass
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
