@@ -172,9 +172,15 @@ if env_str("CHANNEL_LAYER", "pubsub") != "pubsub":
         "CHANNEL_LAYER must be pubsub or unset: web processes on different channel layers "
         "cannot hear each other, so every one uses the Redis Pub/Sub layer."
     )
+# Pub/Sub channels are shared by every database of one Redis server: deployments (or test
+# runs) that share a server keep apart by prefix.
+CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "asgi")
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
+        }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
