@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from .audit import audit_choices, audit_events
 from .invitations import invitation_create, invitation_revoke, invitations_open
 from .models import Membership
 from .teams import NotInTeam, TeamError, member_role_change, member_set_active, membership_running, team_people
@@ -124,3 +127,56 @@ def revoke(request, actor: Membership, invitation_id: int):
     else:
         messages.success(request, "Invitation withdrawn: its link no longer works.")
     return redirect("manage:invitations")
+
+
+AUDIT_PAGE = 50
+# What each action code means, in words, for the log's readers; an unknown code shows as itself.
+AUDIT_ACTIONS = {
+    "invitation.create": "Invitation made",
+    "invitation.revoke": "Invitation withdrawn",
+    "invitation.accept": "Invitation accepted",
+    "member.role": "Role changed",
+    "member.deactivate": "Deactivated",
+    "member.reactivate": "Reactivated",
+}
+
+
+class AuditFilter(forms.Form):
+    action = forms.ChoiceField(label="Action", required=False)
+    actor = forms.TypedChoiceField(label="Done by", required=False, coerce=int, empty_value=None)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data, *, actions: list[str], actors: list[tuple[int, str]]) -> None:
+        super().__init__(data)
+        self.fields["action"].choices = [("", "Any action")] + [(a, AUDIT_ACTIONS.get(a, a)) for a in actions]
+        self.fields["actor"].choices = [("", "Anyone")] + actors
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError("The first day comes after the last one.")
+        return data
+
+
+@runs_the_team
+@require_GET
+def audit(request, actor: Membership):
+    actions, actors = audit_choices(actor.team)
+    form = AuditFilter(request.GET, actions=actions, actors=actors)
+    context = {"actor": actor, "team": actor.team, "form": form}
+    if not form.is_valid():
+        return render(request, "manage/audit.html", context, status=400)
+    chosen = form.cleaned_data
+    events = audit_events(
+        team=actor.team,
+        action=chosen["action"],
+        actor_id=chosen["actor"],
+        since=chosen["since"],
+        until=chosen["until"],
+    )
+    page = Paginator(events, AUDIT_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    rows = [(event, AUDIT_ACTIONS.get(event.action, event.action)) for event in page]
+    return render(request, "manage/audit.html", {**context, "page": page, "rows": rows, "query": query.urlencode()})

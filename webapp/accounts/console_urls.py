@@ -11,4 +11,5 @@ urlpatterns = [
     path("people/<int:membership_id>/reactivate", console.reactivate, name="reactivate"),
     path("invitations/", console.invitations, name="invitations"),
     path("invitations/<int:invitation_id>/revoke", console.revoke, name="revoke"),
+    path("audit/", console.audit, name="audit"),
 ]

@@ -14,6 +14,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .audit import audit_record
 from .models import Invitation, Membership, User
 from .teams import TeamError
 
@@ -38,14 +39,22 @@ def invitation_create(*, actor: Membership, role: str, email: str = "", link_for
             validate_email(email)
         except ValidationError:
             raise TeamError("That e-mail address does not look right.") from None
-    invitation = Invitation.objects.create(
-        team=actor.team,
-        role=role,
-        email=email,
-        token=secrets.token_urlsafe(32),
-        created_by=actor.user,
-        expires_at=timezone.now() + timedelta(days=settings.INVITATION_DAYS),
-    )
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            team=actor.team,
+            role=role,
+            email=email,
+            token=secrets.token_urlsafe(32),
+            created_by=actor.user,
+            expires_at=timezone.now() + timedelta(days=settings.INVITATION_DAYS),
+        )
+        audit_record(
+            team=actor.team,
+            actor=actor,
+            action="invitation.create",
+            subject=_for_whom(invitation),
+            details={"role": role, "invitation": invitation.pk},
+        )
     if email:
         send_mail(
             f"You are invited to {actor.team.name} on Grok Team Chat",
@@ -65,12 +74,28 @@ def invitations_open(team) -> list[Invitation]:
     )
 
 
+def _for_whom(invitation: Invitation) -> str:
+    return invitation.email or "anyone with the link"
+
+
 def invitation_revoke(*, actor: Membership, invitation_id: int) -> None:
-    updated = Invitation.objects.filter(pk=invitation_id, team=actor.team, accepted_at=None).update(
-        revoked_at=timezone.now()
-    )
-    if not updated:
-        raise TeamError("That invitation is not open.")
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .filter(pk=invitation_id, team=actor.team, accepted_at=None, revoked_at=None)
+            .first()
+        )
+        if invitation is None:
+            raise TeamError("That invitation is not open.")
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            team=actor.team,
+            actor=actor,
+            action="invitation.revoke",
+            subject=_for_whom(invitation),
+            details={"role": invitation.role, "invitation": invitation.pk},
+        )
 
 
 def invitation_usable(token: str) -> Invitation:
@@ -119,4 +144,11 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
         Membership.objects.create(team=invitation.team, user=user, role=invitation.role)
         invitation.accepted_at, invitation.accepted_by = timezone.now(), user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit_record(
+            team=invitation.team,
+            actor=user,
+            action="invitation.accept",
+            subject=user.username,
+            details={"role": invitation.role, "invitation": invitation.pk},
+        )
     return user

@@ -114,3 +114,23 @@ class UsageRecord(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "created_at"])]
+
+
+class AuditEvent(models.Model):
+    """One admin action on a team: who did what to whom, and when. ``details`` holds plain
+    facts (a role, an address, a flag), never a secret: no password, token or key."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Copied: the log still says who it was after their account is gone or renamed.
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=50)  # a dotted code: "invitation.create", "member.role"
+    subject = models.CharField(max_length=200, blank=True)  # who or what it was done to
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["team", "-created_at"], name="audit_team_time"),
+            models.Index(fields=["team", "action", "-created_at"], name="audit_team_action"),
+        ]

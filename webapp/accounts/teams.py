@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from .audit import audit_record
 from .models import Membership, Team, User
 
 
@@ -74,8 +75,16 @@ def member_role_change(*, actor: Membership, membership_id: int, role: str) -> M
         demoted = member.role == Membership.Role.OWNER and role != member.role
         if demoted and not _owners_left(actor.team, without=member):
             raise TeamError("A team needs an owner: make someone else an owner first.")
-        member.role = role
+        before, member.role = member.role, role
         member.save(update_fields=["role"])
+        if before != role:
+            audit_record(
+                team=actor.team,
+                actor=actor,
+                action="member.role",
+                subject=member.user.username,
+                details={"from": before, "to": role},
+            )
     return member
 
 
@@ -92,6 +101,13 @@ def member_set_active(*, actor: Membership, membership_id: int, active: bool) ->
             raise TeamError("A team needs an active owner: make someone else an owner first.")
         if Membership.objects.filter(user_id=member.user_id).exclude(team=actor.team).exists():
             raise TeamError("That person is in other teams too; only all their teams together can deactivate them.")
-        member.user.is_active = active
-        member.user.save(update_fields=["is_active"])
+        if member.user.is_active != active:
+            member.user.is_active = active
+            member.user.save(update_fields=["is_active"])
+            audit_record(
+                team=actor.team,
+                actor=actor,
+                action="member.reactivate" if active else "member.deactivate",
+                subject=member.user.username,
+            )
     return member
