@@ -1,17 +1,22 @@
-"""The models a person can pick, from the upstream's language-model list (cached)."""
+"""The models a person can pick: their team's offer (its credentials' catalogues, less the
+models its admins turned off), or the deployment upstream's list (cached)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
 from chat.grok import GrokError, LanguageModel
+from webapp.providers.catalogue import team_models_changed
+from webapp.providers.routes import TeamCatalogue, team_catalogue
 
-from .upstream import grok_client
+from .upstream import forget_routes, grok_client
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,56 @@ def _forget_failure(task: asyncio.Task) -> None:
         log.warning("refreshing the model list failed", exc_info=task.exception())
 
 
+@dataclass(frozen=True)
+class Offer:
+    """What one team's people may pick. ``models`` None: the list cannot be read now."""
+
+    models: list[LanguageModel] | None
+    hidden: frozenset[str] = frozenset()
+    default_model: str | None = None
+    default_effort: str | None = None
+    no_key: bool = False  # the team has no provider key and the deployment offers none
+
+    def default(self) -> str:
+        ids = [m.id for m in self.models or []]
+        for choice in (self.default_model, settings.GROK_DEFAULT_MODEL):
+            if choice in ids:
+                return choice
+        return ids[0] if ids else ""
+
+
+# A team's choices are read from the database at most this often per process: a model an
+# admin turns off (or a key they disable) takes up to this long to reach every process.
+TEAM_SECONDS = 10.0
+_team_copies: dict[int, tuple[float, TeamCatalogue]] = {}
+
+
+async def offer_for(team_id: int | None) -> Offer:
+    if team_id is None:
+        return Offer(await language_models_or_none())
+    copy = _team_copies.get(team_id)
+    if copy is None or time.monotonic() - copy[0] >= TEAM_SECONDS:
+        copy = (time.monotonic(), await database_sync_to_async(team_catalogue)(team_id))
+        _team_copies[team_id] = copy
+    team = copy[1]
+    if team.models is not None:
+        return Offer(team.models, team.hidden, team.default_model, team.default_effort)
+    if not settings.GROK_SIMULATED:
+        return Offer([], team.hidden, no_key=True)
+    listed = await language_models_or_none()
+    shown = None if listed is None else [m for m in listed if m.id not in team.hidden]
+    return Offer(shown, team.hidden, team.default_model, team.default_effort)
+
+
+def forget_team(team_id: int, **_) -> None:
+    """This process reads the team's choices again at its next turn (after an admin's change)."""
+    _team_copies.pop(team_id, None)
+    forget_routes(team_id)
+
+
+team_models_changed.connect(lambda sender, team_id, **_: forget_team(team_id), weak=False)
+
+
 def find_model(models: list[LanguageModel], name: str) -> LanguageModel | None:
     for model in models:
         if name == model.id or name in model.aliases:
@@ -77,15 +132,16 @@ def find_model(models: list[LanguageModel], name: str) -> LanguageModel | None:
     return None
 
 
-def model_as_json(model: LanguageModel) -> dict:
+def model_as_json(model: LanguageModel, offer: Offer | None = None) -> dict:
     return {
         "id": model.id,
         "reasoning": bool(model.reasoning),
         "efforts": list(model.reasoning_efforts),
-        "default_effort": model.default_effort,
+        "default_effort": (offer.default_effort if offer and offer.default_model == model.id else None)
+        or model.default_effort,
         "images": model.reads_images,
         "input_price": str(LanguageModel.usd_per_million(model.prompt_price)),
         "output_price": str(LanguageModel.usd_per_million(model.completion_price)),
         "context_window": model.context_window,
-        "is_default": model.id == settings.GROK_DEFAULT_MODEL,
+        "is_default": model.id == (offer.default() if offer else settings.GROK_DEFAULT_MODEL),
     }

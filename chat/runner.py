@@ -33,7 +33,7 @@ from .models import Message as MessageRow
 from .sync import database
 from .turns.finishing import TurnOutcome, turn_finish, usage_record_failed_request
 from .turns.selectors import TurnContext
-from .upstream import grok_client
+from .upstream import NoUpstream, upstream_for_turn
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class TurnRunner:
     def __init__(self, context: TurnContext) -> None:
         self.context = context
         self.message_id = context.message_id
+        self.upstream_model = context.model  # as the credential's upstream names it, once chosen
         # Requests (Stop, snapshot) wait here from now on, whoever sends them, even
         # before the task's first step.
         self.inbox = events.runner_inbox(self.message_id)
@@ -139,7 +140,7 @@ class TurnRunner:
         tools = ({"type": "web_search"},) if c.web_search else ()
         if chained and c.previous_response_id:
             return ResponsesRequest(
-                model=c.model,
+                model=self.upstream_model,
                 input=(Message("user", c.input_text),),
                 previous_response_id=c.previous_response_id,
                 store=True,
@@ -148,11 +149,18 @@ class TurnRunner:
             )
         history = tuple(Message("assistant" if role == "assistant" else "user", text) for role, text in c.history)
         return ResponsesRequest(
-            model=c.model, input=history, store=True, reasoning_effort=c.reasoning_effort, tools=tools
+            model=self.upstream_model, input=history, store=True, reasoning_effort=c.reasoning_effort, tools=tools
         )
 
     async def _stream(self) -> TurnOutcome:
-        client = grok_client()
+        c = self.context
+        try:
+            upstream = await upstream_for_turn(team_id=c.team_id, user_id=c.user_id, model=c.model)
+        except NoUpstream as error:
+            return self._outcome(
+                MessageRow.State.FAILED, error={"code": "no_provider_key", "message": str(error), "retryable": False}
+            )
+        client, self.upstream_model = upstream.client, upstream.model
         chained = bool(self.context.previous_response_id)
         while True:
             stream = client.responses_stream(self._request(chained=chained))

@@ -40,7 +40,8 @@ class _Starts:
             while self.waiting:
                 batch = self._next_batch()
                 try:
-                    models = await catalog.language_models_or_none()
+                    teams = {getattr(request.user, "active_team_id", None) for request, _ in batch}
+                    models = {team: await catalog.offer_for(team) for team in teams}
                     address = await events.runner_address()
                     results = await database(turns_start)([r for r, _ in batch], models=models, runner=address)
                 except Exception as error:  # a bug or a lost database: each sender is told

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "webapp.accounts",
+    "webapp.providers",
     "chat",
     "jobs",
 ]
@@ -313,6 +314,16 @@ GROK_RETRY_ATTEMPTS = env_int("GROK_RETRY_ATTEMPTS", 4)
 GROK_RETRY_BASE_DELAY = env_float("GROK_RETRY_BASE_DELAY", 0.5)
 GROK_RETRY_MAX_DELAY = env_float("GROK_RETRY_MAX_DELAY", 20.0)
 GROK_RETRY_MAX_TOTAL = env_float("GROK_RETRY_MAX_TOTAL", 60.0)
+
+# --- Provider credentials (webapp/providers). Secrets are sealed with these Fernet keys,
+# newest first (comma-separated); unset, the single-machine mode generates one into the data
+# directory. SECRET_ENCRYPTION_KEYS_REQUIRED (set by docker-compose.yml) refuses to start
+# without them, so that processes on several machines never each invent their own.
+SECRET_ENCRYPTION_KEYS = env_str("SECRET_ENCRYPTION_KEYS")
+SECRET_ENCRYPTION_KEYS_REQUIRED = env_bool("SECRET_ENCRYPTION_KEYS_REQUIRED", False)
+# Whether an admin may point a credential at a private, loopback or link-local address
+# (http allowed too): only in the single-machine mode, where the local simulator is one.
+PROVIDER_PRIVATE_URLS_ALLOWED = env_bool("PROVIDER_PRIVATE_URLS_ALLOWED", not DATABASE_URL)
 
 # --- Turns.
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32_000)

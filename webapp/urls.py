@@ -2,7 +2,9 @@ from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
 from django.urls import include, path
 
+from webapp.accounts import console_urls as people_console
 from webapp.accounts import views as account_views
+from webapp.providers import console_urls as providers_console
 
 
 def healthz(request):
@@ -13,7 +15,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("webapp.accounts.urls")),
-    path("manage/", include("webapp.accounts.console_urls")),
+    # One console, two apps: people and invitations; provider keys and models.
+    path("manage/", include((people_console.urlpatterns + providers_console.urlpatterns, "manage"))),
     path("invite/<str:token>/", account_views.invitation, name="invitation"),
     path("healthz", healthz, name="healthz"),
     path("", include("chat.urls")),

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from .parsing import ChatStreamParser, ResponsesStreamParser, completed_from_cha
 from .providers import ProviderConfig
 from .requests import ChatRequest, ImageRequest, ResponsesRequest
 from .retry import RetryPolicy
-from .transport import asyncio_client
+from .transport import asyncio_client, public_addresses_only
 from .usage import Usage
 
 
@@ -204,13 +204,11 @@ class GrokClient:
         while True:
             attempt += 1
             try:
-                response = await self.http.request(
-                    method,
-                    self.config.base_url + path,
-                    json=json,
-                    headers=await self._headers(force_refresh=force_refresh),
-                    timeout=self.timeouts.httpx(),
-                )
+                headers = await self._headers(force_refresh=force_refresh)
+                with self._addresses():
+                    response = await self.http.request(
+                        method, self.config.base_url + path, json=json, headers=headers, timeout=self.timeouts.httpx()
+                    )
                 body = self._check(response, accept_202=accept_202)
                 return body
             except httpx.TransportError as exc:
@@ -225,6 +223,18 @@ class GrokClient:
             if new_waited is None:
                 raise error
             waited = new_waited
+
+    @contextmanager
+    def _addresses(self) -> Iterator[None]:
+        """An admin-given base URL connects only to public addresses (chat.grok.transport)."""
+        if not self.config.public_only:
+            yield
+            return
+        token = public_addresses_only.set(True)
+        try:
+            yield
+        finally:
+            public_addresses_only.reset(token)
 
     def _should_refresh(self, error: GrokError, refreshed: bool) -> bool:
         """Vertex tokens expire: on a 401 ask the provider for a fresh one, once."""
@@ -269,7 +279,8 @@ class GrokClient:
             headers=await self._headers(force_refresh=force_refresh),
             timeout=self.timeouts.httpx(),
         )
-        response = await self.http.send(request, stream=True)
+        with self._addresses():
+            response = await self.http.send(request, stream=True)
         try:
             content_type = response.headers.get("content-type", "")
             if response.status_code >= 300 or "text/event-stream" not in content_type:

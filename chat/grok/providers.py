@@ -45,6 +45,8 @@ class ProviderConfig:
     api_key: str | None = field(default=None, repr=False)
     token_provider: TokenProvider | None = field(default=None, repr=False)
     extra_headers: tuple[tuple[str, str], ...] = ()
+    # An admin-given address: connect only to public addresses (chat.grok.transport).
+    public_only: bool = False
 
     def __post_init__(self) -> None:
         if self.provider == Provider.VERTEX and self.token_provider is None:
@@ -53,23 +55,32 @@ class ProviderConfig:
             raise ValueError(f"{self.provider.value} needs an api_key")
 
     @classmethod
-    def xai(cls, api_key: str, base_url: str = XAI_BASE_URL) -> ProviderConfig:
-        return cls(Provider.XAI, base_url.rstrip("/"), api_key=api_key)
+    def xai(cls, api_key: str, base_url: str = XAI_BASE_URL, *, public_only: bool = False) -> ProviderConfig:
+        return cls(Provider.XAI, base_url.rstrip("/"), api_key=api_key, public_only=public_only)
 
     @classmethod
     def vertex(
-        cls, *, project: str, token_provider: TokenProvider, location: str = "global", base_url: str | None = None
+        cls,
+        *,
+        project: str,
+        token_provider: TokenProvider,
+        location: str = "global",
+        base_url: str | None = None,
+        public_only: bool = False,
     ) -> ProviderConfig:
         url = base_url or vertex_base_url(project, location)
-        return cls(Provider.VERTEX, url.rstrip("/"), token_provider=token_provider)
+        return cls(Provider.VERTEX, url.rstrip("/"), token_provider=token_provider, public_only=public_only)
 
     @classmethod
-    def gateway(cls, base_url: str, api_key: str, headers: dict[str, str] | None = None) -> ProviderConfig:
+    def gateway(
+        cls, base_url: str, api_key: str, headers: dict[str, str] | None = None, *, public_only: bool = False
+    ) -> ProviderConfig:
         return cls(
             Provider.OPENAI_COMPATIBLE,
             base_url.rstrip("/"),
             api_key=api_key,
             extra_headers=tuple((headers or {}).items()),
+            public_only=public_only,
         )
 
     def supports(self, endpoint: str) -> bool:

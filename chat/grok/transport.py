@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import ipaddress
 import select
+import socket
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
@@ -140,7 +143,36 @@ def _readable(fd: int) -> bool:
     return bool(poller.poll(0))
 
 
+public_addresses_only: contextvars.ContextVar[bool] = contextvars.ContextVar("public_addresses_only", default=False)
+"""Set while a request for an admin-given address is sent (see ``ProviderConfig.public_only``):
+a new connection then goes only to a public address the host resolves to, checked at the
+moment of connecting, so a DNS answer that changes after the address was vetted cannot
+send a request into this machine or its network. (Through a proxy, the proxy connects.)"""
+
+
+class PrivateAddressRefused(OSError):
+    pass
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+async def _public_address(host: str, port: int) -> str:
+    answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for *_, sockaddr in answers:
+        if _public(sockaddr[0]):
+            return sockaddr[0]
+    raise PrivateAddressRefused(f"{host} resolves only to private or local addresses, which are not allowed")
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, *, guarded: bool = True) -> None:
+        self.guarded = guarded  # False for a proxy's connections: the proxy reaches the host
+
     async def connect_tcp(
         self,
         host: str,
@@ -151,6 +183,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
+                if self.guarded and public_addresses_only.get():
+                    host = await _public_address(host, port)  # TLS still names the host (SNI)
                 reader, writer = await asyncio.open_connection(
                     host, port, local_addr=(local_address, 0) if local_address else None
                 )
@@ -255,7 +289,7 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
             "max_connections": limits.max_connections,
             "max_keepalive_connections": limits.max_keepalive_connections,
             "keepalive_expiry": limits.keepalive_expiry,
-            "network_backend": AsyncioBackend(),
+            "network_backend": AsyncioBackend(guarded=proxy is None),
         }
         proxy = httpx.Proxy(proxy) if isinstance(proxy, str) else proxy
         if proxy is None:

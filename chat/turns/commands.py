@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from chat import events, frames
 from chat.access import NotFound, conversation_get_for_user, message_get_for_user, row_id
-from chat.catalog import find_model
+from chat.catalog import Offer, find_model
 from chat.grok import LanguageModel
 from chat.models import Conversation, Message
 from chat.serializers import message_json
@@ -52,9 +52,18 @@ def _title_from(text: str) -> str:
     return (line[:60] + "…") if len(line) > 60 else (line or "New conversation")
 
 
-def _validate(
-    *, text: Any, model: Any, options: Any, models: list[LanguageModel] | None, attachments: Any
-) -> tuple[str, str, str | None]:
+Models = list[LanguageModel] | None | dict[int | None, Offer]
+"""What the starts may pick: one list for everyone (None: it cannot be read now), or each
+team's offer by team id (a person's turns use their active team's)."""
+
+
+def _offer(models: Models, user) -> Offer:
+    if isinstance(models, dict):
+        return models.get(user.active_team_id) or Offer(None)
+    return Offer(models)
+
+
+def _validate(*, text: Any, model: Any, options: Any, offer: Offer, attachments: Any) -> tuple[str, str, str | None]:
     if not isinstance(text, str) or not text.strip():
         raise TurnError("empty_text", "Write a message first.")
     if len(text) > settings.MAX_MESSAGE_CHARS:
@@ -67,9 +76,15 @@ def _validate(
         raise TurnError("attachments_unsupported", "Attachments are not supported yet.")
     if not isinstance(options, dict):
         raise TurnError("bad_options", "options must be an object.")
-    if models is None:
+    if offer.no_key:
+        raise TurnError(
+            "no_provider_key", "Your team has no provider key yet: an admin adds one in Manage team → Provider keys."
+        )
+    if offer.models is None:
         raise TurnError("upstream_unavailable", "Grok's model list cannot be reached right now; try again shortly.")
-    chosen = find_model(models, model) if isinstance(model, str) else None
+    if isinstance(model, str) and model in offer.hidden:
+        raise TurnError("model_disabled", f"Your team's admins have turned {model} off; pick another model.")
+    chosen = find_model(offer.models, model) if isinstance(model, str) else None
     if chosen is None:
         raise TurnError("unknown_model", f"Unknown model {model!r}; pick one from the list.")
     effort = options.get("reasoning_effort") or None
@@ -122,7 +137,7 @@ def _sent_before(client_ids: list[uuid.UUID]) -> dict[uuid.UUID, Message]:
     return {m.client_id: m for m in rows}
 
 
-def turn_start(*, models: list[LanguageModel] | None, runner: str = "", **request: Any) -> TurnStarted:
+def turn_start(*, models: Models, runner: str = "", **request: Any) -> TurnStarted:
     """Start one turn; the caller starts its runner from ``context`` once this returns
     (committed). ``request``: the fields of a ``StartRequest``."""
     result = turns_start([StartRequest(**request)], models=models, runner=runner)[0]
@@ -131,9 +146,7 @@ def turn_start(*, models: list[LanguageModel] | None, runner: str = "", **reques
     return result
 
 
-def turns_start(
-    requests: list[StartRequest], *, models: list[LanguageModel] | None, runner: str = ""
-) -> list[TurnStarted | Exception]:
+def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "") -> list[TurnStarted | Exception]:
     """Start turns sent at about the same moment, each answered on its own: started, or
     the error that refused it (``TurnError``, ``NotFound``; any other exception is a
     fault) and changed nothing.
@@ -159,7 +172,7 @@ def turns_start(
                 text=request.text,
                 model=request.model,
                 options=request.options,
-                models=models,
+                offer=_offer(models, request.user),
                 attachments=request.attachments,
             )
             if request.conversation_id is None and request.parent_id is not None:
@@ -266,6 +279,7 @@ def _start_new_conversations(
             message_id=answer.pk,
             conversation_id=conversation.pk,
             user_id=conversation.owner_id,
+            team_id=requests[i].user.active_team_id,
             model=model_id,
             reasoning_effort=effort,
             web_search=bool(answer.options.get("web_search")),
@@ -308,7 +322,9 @@ def _start_in_conversation(
     events.publish_on_commit(
         _started(conversation, seq, question, answer), joins=[(conversation.pk, socket)] if socket else None
     )
-    return TurnStarted(conversation, question, answer, context=turn_context(message=answer))
+    return TurnStarted(
+        conversation, question, answer, context=turn_context(message=answer, team_id=request.user.active_team_id)
+    )
 
 
 def _reply(
@@ -372,7 +388,7 @@ def turn_retry(*, user, message_id: Any, runner: str = "") -> TurnStarted:
         answer.save(force_insert=True)
         events.publish_on_commit(_started(conversation, seq, None, answer, replaces=failed.pk))
         # Read before it commits: a reply committed streaming must have a runner to start.
-        context = turn_context(message=answer)
+        context = turn_context(message=answer, team_id=user.active_team_id)
     return TurnStarted(conversation, None, answer, context=context)
 
 

@@ -19,6 +19,7 @@ class TurnContext:
     message_id: int
     conversation_id: int
     user_id: int
+    team_id: int | None  # whose credentials (and, later, budgets) the turn uses: the person's active team
     model: str
     reasoning_effort: str | None
     web_search: bool
@@ -168,7 +169,7 @@ def _pieces(conversation_id: int, seq: int, messages: list[Message]) -> list[fra
     ]
 
 
-def turn_context(*, message: Message) -> TurnContext:
+def turn_context(*, message: Message, team_id: int | None) -> TurnContext:
     """What the runner of the reply ``message`` (its conversation loaded) starts from: the branch it answers."""
     path = _branch(message)
     user_message = path[-2]
@@ -185,6 +186,7 @@ def turn_context(*, message: Message) -> TurnContext:
         message_id=message.pk,
         conversation_id=message.conversation_id,
         user_id=message.conversation.owner_id,
+        team_id=team_id,
         model=message.model,
         reasoning_effort=options.get("reasoning_effort"),
         web_search=bool(options.get("web_search")),

@@ -1,0 +1,111 @@
+"""The team's models page: what its credentials serve, and the admins' choices about each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+from django.dispatch import Signal
+
+from chat.grok import GrokError, LanguageModel
+from webapp.accounts.audit import audit_record
+from webapp.accounts.models import Team
+
+from .connection import client_for, deployment_config, language_model
+from .models import Credential, TeamModel
+
+team_models_changed = Signal()
+"""Sent (with ``team_id``) after a team's keys or model choices change: this process's
+copies are dropped at once; other processes read them again within their cache time."""
+
+
+class ChoiceError(ValueError):
+    pass
+
+
+def changed(team_id: int) -> None:
+    team_models_changed.send(sender=Team, team_id=team_id)
+
+
+@dataclass
+class ModelRow:
+    model: LanguageModel
+    choice: TeamModel | None
+    credentials: list[Credential]  # the team's credentials that serve it
+
+    @property
+    def enabled(self) -> bool:
+        return self.choice is None or self.choice.enabled
+
+
+def team_model_rows(team: Team) -> list[ModelRow]:
+    choices = {c.model: c for c in TeamModel.objects.filter(team=team)}
+    credentials = list(Credential.objects.filter(team=team, user__isnull=True))
+    served: dict[str, tuple[LanguageModel, list[Credential]]] = {}
+    for credential in credentials:
+        for entry in credential.catalogue or []:
+            model = language_model(entry)
+            served.setdefault(model.id, (model, []))[1].append(credential)
+    if not credentials:  # the deployment's upstream (the simulator) serves the team
+        try:
+            listed = async_to_sync(client_for(deployment_config()).language_models)()
+        except GrokError:
+            listed = []
+        served = {m.id: (m, []) for m in listed}
+    return [ModelRow(model, choices.get(name), creds) for name, (model, creds) in sorted(served.items())]
+
+
+def model_choice_change(
+    *, team: Team, actor, model: str, enabled=None, credential=None, default=None, effort=None
+) -> str:
+    rows = {row.model.id: row for row in team_model_rows(team)}
+    row = rows.get(model)
+    if row is None:
+        raise ChoiceError("That model is not offered by any of the team's keys.")
+    with transaction.atomic():
+        choice, _ = TeamModel.objects.select_for_update().get_or_create(team=team, model=model)
+        said = []
+        if enabled is not None:
+            choice.enabled = enabled == "1"
+            if not choice.enabled and choice.is_default:
+                raise ChoiceError("Choose another default model before turning this one off.")
+            said.append("turned on" if choice.enabled else "turned off")
+        if credential is not None:
+            if credential == "":
+                choice.credential = None
+                said.append("uses the usual key order")
+            else:
+                pinned = next((c for c in row.credentials if str(c.pk) == credential), None)
+                if pinned is None:
+                    raise ChoiceError("That key does not serve this model.")
+                choice.credential = pinned
+                said.append(f"pinned to “{pinned.label}”")
+        if default == "1":
+            if not choice.enabled:
+                raise ChoiceError("Turn the model on before making it the default.")
+            TeamModel.objects.filter(team=team, is_default=True).exclude(pk=choice.pk).update(is_default=False)
+            choice.is_default = True
+            said.append("is the default")
+        if effort is not None:
+            if effort and effort not in row.model.reasoning_efforts:
+                raise ChoiceError(
+                    f"{model} accepts reasoning effort: {', '.join(row.model.reasoning_efforts) or 'none'}."
+                )
+            choice.default_effort = effort
+            said.append(f"default effort {effort or 'the model’s own'}")
+        choice.save()
+        audit_record(
+            team=team,
+            actor=actor,
+            action="model.change",
+            subject=model,
+            details={
+                "enabled": choice.enabled,
+                "default": choice.is_default,
+                "default_effort": choice.default_effort,
+                "pinned_to": choice.credential.label if choice.credential else None,
+            },
+        )
+    changed(team.pk)
+    return f"{model}: {', '.join(said) or 'unchanged'}."

@@ -1,0 +1,140 @@
+"""From a stored credential to a way of talking to the upstream (chat.grok's ProviderConfig).
+
+The only module that opens a sealed secret; what it returns holds the secret in fields
+that are kept out of ``repr``, and nothing here logs or raises with it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict
+
+from django.conf import settings
+
+from chat.grok import GrokClient, GrokError, LanguageModel, ProviderConfig, RetryPolicy, Timeouts
+from chat.grok.providers import Provider
+
+from . import vault
+from .models import Credential
+from .presets import Preset
+
+_lock = threading.Lock()
+_token_sources: dict[tuple[int, str], object] = {}  # (credential, its secret's ciphertext) → token provider
+
+
+def provider_config(credential: Credential) -> ProviderConfig:
+    secret = vault.unseal(credential.secret)
+    guarded = not credential.from_environment and not settings.PROVIDER_PRIVATE_URLS_ALLOWED
+    if credential.kind == Credential.Kind.VERTEX:
+        return ProviderConfig.vertex(
+            project=credential.vertex_project,
+            location=credential.vertex_location or "global",
+            base_url=credential.base_url,
+            token_provider=_token_source(credential, secret),
+            public_only=guarded,
+        )
+    if credential.kind == Credential.Kind.XAI:
+        return ProviderConfig.xai(secret, base_url=credential.base_url, public_only=guarded)
+    headers = {}
+    if credential.preset == Preset.OPENROUTER.value:
+        headers = {"X-Title": "Grok Team Chat"}  # OpenRouter's optional attribution
+    return ProviderConfig.gateway(credential.base_url, secret, headers=headers, public_only=guarded)
+
+
+def _token_source(credential: Credential, secret: str):
+    from chat.grok.vertex import service_account_token_provider
+
+    key = (credential.pk, credential.secret)
+    with _lock:
+        source = _token_sources.get(key)
+        if source is None:
+            source = service_account_token_provider(json.loads(secret))
+            _token_sources[key] = source
+        return source
+
+
+def forget(credential_id: int) -> None:
+    with _lock:
+        for key in [k for k in _token_sources if k[0] == credential_id]:
+            del _token_sources[key]
+
+
+def check_service_account(info) -> None:
+    from chat.grok.vertex import check_service_account as check
+
+    check(info)
+
+
+def client_for(config: ProviderConfig) -> GrokClient:
+    retry = RetryPolicy(
+        max_attempts=settings.GROK_RETRY_ATTEMPTS,
+        base_delay=settings.GROK_RETRY_BASE_DELAY,
+        max_delay=settings.GROK_RETRY_MAX_DELAY,
+        max_total=settings.GROK_RETRY_MAX_TOTAL,
+    )
+    return GrokClient(config, timeouts=Timeouts(read=settings.GROK_READ_TIMEOUT), retry=retry)
+
+
+async def inspect(credential: Credential) -> tuple[str, str, list[dict] | None]:
+    """(status, what was found in words, the Grok models it serves) for one credential."""
+    client = client_for(provider_config(credential))
+    words = []
+    if client.config.provider == Provider.XAI:
+        info = await client.api_key_info()
+        problems = [
+            text
+            for flag, text in (
+                ("team_blocked", "the xAI team is blocked"),
+                ("api_key_blocked", "the key is blocked"),
+                ("api_key_disabled", "the key is disabled"),
+            )
+            if info.get(flag)
+        ]
+        acls = [str(a) for a in info.get("acls") or []]
+        everything = {"api-key:model:*", "api-key:endpoint:*"} <= set(acls)
+        words.append(f"Key “{info.get('name') or 'unnamed'}”")
+        words.append("; ".join(problems) if problems else "active")
+        words.append(
+            "may use every model and endpoint" if everything else f"limited to: {', '.join(acls) or 'nothing'}"
+        )
+        if problems:
+            return Credential.Status.FAILED, ", ".join(words) + ".", None
+    models = await client.catalogue()
+    entries = [catalogue_entry(m) for m in models]
+    words.append(f"{len(entries)} Grok model{'s' if len(entries) != 1 else ''} available")
+    return Credential.Status.OK, ", ".join(words) + ".", entries
+
+
+def catalogue_entry(model) -> dict:
+    entry = asdict(model)
+    for key, value in entry.items():
+        if isinstance(value, tuple):
+            entry[key] = list(value)
+    return entry
+
+
+def language_model(entry: dict) -> LanguageModel:
+    fields = {f: entry.get(f) for f in LanguageModel.__dataclass_fields__}
+    for key in ("aliases", "input_modalities", "output_modalities", "reasoning_efforts"):
+        fields[key] = tuple(fields[key] or ())
+    for key in ("prompt_price", "cached_prompt_price", "completion_price"):
+        fields[key] = int(fields[key] or 0)
+    return LanguageModel(**fields)
+
+
+def error_words(error: GrokError) -> str:
+    """What went wrong, for an admin: the upstream's own words, never the key."""
+    if error.status in (401, 403):
+        return "The provider refused the key (it is wrong, revoked or lacks permission)."
+    if error.status == 404:
+        return "Nothing answers at that address: check the base URL."
+    if error.status == 429:
+        return "The provider is rate limiting this key right now; try the check again later."
+    if error.status and error.status >= 500:
+        return f"The provider had an error ({error.status}); try again later."
+    return "The provider could not be reached: check the address and the network."
+
+
+def deployment_config() -> ProviderConfig:
+    """The deployment's own upstream (XAI_API_KEY or the local simulator), from settings."""
+    return ProviderConfig.xai(settings.GROK_API_KEY, base_url=settings.GROK_BASE_URL)

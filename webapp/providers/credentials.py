@@ -1,0 +1,246 @@
+"""Adding, replacing, checking and removing a team's provider credentials.
+
+Every change is audited (never with the secret) in the transaction that makes it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chat.grok import GrokError
+from webapp.accounts.audit import audit_record
+from webapp.accounts.models import Team
+
+from . import addresses, connection, vault
+from .models import Credential
+from .presets import PRESETS, Preset
+
+log = logging.getLogger(__name__)
+
+SECRET_MAX = 20_000  # a service account's JSON is about 2,400 characters
+
+
+class CredentialError(ValueError):
+    """Input a credential cannot be made from; the text says what to fix and holds no secret."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class CredentialInput:
+    preset: str
+    label: str = ""
+    secret: str = ""
+    base_url: str = ""
+    vertex_project: str = ""
+    vertex_location: str = ""
+    account_id: str = ""  # Cloudflare AI Gateway
+    gateway_id: str = ""
+
+
+def _cleaned(data: CredentialInput, *, trusted: bool = False) -> dict:
+    try:
+        preset = PRESETS[Preset(data.preset)]
+    except ValueError:
+        raise CredentialError("Choose a provider.", "preset") from None
+    secret = (data.secret or "").strip()
+    if not secret:
+        raise CredentialError(f"Paste the {preset.secret_name}.", "secret")
+    if len(secret) > SECRET_MAX:
+        raise CredentialError(f"That {preset.secret_name} is too long to be one.", "secret")
+    fields = {"preset": preset.preset.value, "kind": preset.kind, "label": (data.label or "").strip()[:100]}
+    if preset.kind == Credential.Kind.VERTEX:
+        info = _service_account(secret)
+        project = (data.vertex_project or info.get("project_id") or "").strip()
+        if not project:
+            raise CredentialError("Give the Google Cloud project id.", "vertex_project")
+        location = (data.vertex_location or "global").strip()
+        fields.update(
+            vertex_project=project,
+            vertex_location=location,
+            base_url=data.base_url.strip() or preset.base_url_for(project=project, location=location),
+            last_four=vault.last_four(str(info.get("private_key_id", ""))),
+        )
+        fields["label"] = fields["label"] or f"Vertex AI · {project}"
+    else:
+        fields["base_url"] = data.base_url.strip() or preset.base_url_for(
+            account_id=data.account_id.strip(), gateway_id=data.gateway_id.strip()
+        )
+        if not fields["base_url"]:
+            raise CredentialError("Give the gateway's base URL.", "base_url")
+        fields["last_four"] = vault.last_four(secret)
+        fields["label"] = fields["label"] or preset.label
+    if not trusted:
+        try:
+            fields["base_url"] = addresses.base_url_check(fields["base_url"])
+        except addresses.AddressRefused as error:
+            raise CredentialError(str(error), "base_url") from None
+    fields["secret"] = vault.seal(secret)
+    return fields
+
+
+def _service_account(secret: str) -> dict:
+    try:
+        info = json.loads(secret)
+    except ValueError:
+        raise CredentialError("Paste the service account's whole JSON key file.", "secret") from None
+    try:
+        connection.check_service_account(info)
+    except ValueError as error:
+        raise CredentialError(str(error), "secret") from None
+    return info
+
+
+def credential_add(*, team: Team, actor, data: CredentialInput, user=None, check: bool = True) -> Credential:
+    fields = _cleaned(data)
+    with transaction.atomic():
+        first = not Credential.objects.filter(team=team, user=None).exists()
+        credential = Credential.objects.create(
+            team=team, user=user, created_by=actor, is_default=first and user is None, **fields
+        )
+        audit_record(
+            team=team,
+            actor=actor,
+            action="key.add" if user is None else "key.add_personal",
+            subject=credential.label,
+            details={
+                "provider": credential.preset,
+                "last_four": credential.last_four,
+                "default": credential.is_default,
+            },
+        )
+    if check:
+        credential_check(credential)
+    return credential
+
+
+def credential_replace(credential: Credential, *, actor, secret: str) -> Credential:
+    """A new secret for the same credential (same provider, address and models)."""
+    data = CredentialInput(
+        preset=credential.preset,
+        label=credential.label,
+        secret=secret,
+        base_url=credential.base_url,
+        vertex_project=credential.vertex_project,
+        vertex_location=credential.vertex_location,
+    )
+    fields = _cleaned(data, trusted=True)  # the address was checked when it was set
+    with transaction.atomic():
+        Credential.objects.filter(pk=credential.pk).update(
+            secret=fields["secret"],
+            last_four=fields["last_four"],
+            status=Credential.Status.UNCHECKED,
+            status_text="",
+            updated_at=timezone.now(),
+        )
+        audit_record(
+            team=credential.team,
+            actor=actor,
+            action="key.replace",
+            subject=credential.label,
+            details={"old_last_four": credential.last_four, "last_four": fields["last_four"]},
+        )
+    credential.refresh_from_db()
+    connection.forget(credential.pk)
+    credential_check(credential)
+    return credential
+
+
+def credential_set_enabled(credential: Credential, *, actor, enabled: bool) -> None:
+    with transaction.atomic():
+        Credential.objects.filter(pk=credential.pk).update(enabled=enabled, updated_at=timezone.now())
+        audit_record(
+            team=credential.team,
+            actor=actor,
+            action="key.enable" if enabled else "key.disable",
+            subject=credential.label,
+        )
+    connection.forget(credential.pk)
+
+
+def credential_make_default(credential: Credential, *, actor) -> None:
+    if credential.user_id is not None:
+        raise CredentialError("A personal key cannot be the team's default.")
+    with transaction.atomic():
+        Credential.objects.filter(team=credential.team, is_default=True).update(is_default=False)
+        Credential.objects.filter(pk=credential.pk).update(is_default=True)
+        audit_record(team=credential.team, actor=actor, action="key.default", subject=credential.label)
+
+
+def credential_delete(credential: Credential, *, actor) -> None:
+    with transaction.atomic():
+        was_default = credential.is_default
+        team = credential.team
+        audit_record(
+            team=team,
+            actor=actor,
+            action="key.delete",
+            subject=credential.label,
+            details={"provider": credential.preset, "last_four": credential.last_four},
+        )
+        credential.delete()
+        if was_default:  # the oldest remaining team credential takes over
+            successor = Credential.objects.filter(team=team, user=None).order_by("id").first()
+            if successor is not None:
+                Credential.objects.filter(pk=successor.pk).update(is_default=True)
+    connection.forget(credential.pk)
+
+
+def credential_check(credential: Credential) -> Credential:
+    """Ask the upstream about the credential, and sync its models: says in words what it found."""
+    try:
+        status, words, catalogue = async_to_sync(connection.inspect)(credential)
+    except GrokError as error:
+        status, words, catalogue = Credential.Status.FAILED, connection.error_words(error), None
+    except vault.SecretUnreadable as error:
+        status, words, catalogue = Credential.Status.FAILED, str(error), None
+    changes = {"status": status, "status_text": words[:500], "checked_at": timezone.now()}
+    if catalogue is not None:
+        changes.update(catalogue=catalogue, synced_at=changes["checked_at"])
+    Credential.objects.filter(pk=credential.pk).update(**changes)
+    credential.refresh_from_db()
+    return credential
+
+
+def credential_import_environment() -> Credential | None:
+    """XAI_API_KEY as the first team's default credential, once: when that team has none."""
+    key = settings.XAI_API_KEY
+    if not key:
+        return None
+    team = Team.objects.order_by("id").first()
+    if team is None or Credential.objects.filter(team=team, user=None).exists():
+        return None
+    data = CredentialInput(
+        preset=Preset.XAI.value, label="xAI (from XAI_API_KEY)", secret=key, base_url=settings.GROK_BASE_URL
+    )
+    fields = _cleaned(data, trusted=True)  # the deployment's own setting, not an admin's input
+    with transaction.atomic():
+        credential = Credential.objects.create(team=team, is_default=True, from_environment=True, **fields)
+        audit_record(
+            team=team,
+            actor=None,
+            action="key.import",
+            subject=credential.label,
+            details={"provider": credential.preset, "last_four": credential.last_four},
+        )
+    log.info("XAI_API_KEY stored as the default provider key of team %s", team.pk)
+    return credential
+
+
+def reseal_all() -> int:
+    """Every stored secret sealed again with the first encryption key; the number done."""
+    done = 0
+    for pk in Credential.objects.values_list("pk", flat=True):
+        with transaction.atomic():
+            row = Credential.objects.select_for_update().get(pk=pk)
+            Credential.objects.filter(pk=pk).update(secret=vault.reseal(row.secret))
+            done += 1
+    return done
