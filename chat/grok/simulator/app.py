@@ -1,5 +1,5 @@
 """The simulator's ASGI application: xAI's routes, the forms Vertex AI, OpenRouter,
-CometAPI and Cloudflare AI Gateway give them, and /sim/*."""
+CometAPI and Cloudflare AI Gateway give them, Google's token endpoint, and /sim/*."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import api_chat, api_gateways, api_messages, api_misc, api_responses
+from . import api_chat, api_gateways, api_messages, api_misc, api_oauth, api_responses
 from .common import NOT_FOUND, Sim, SimError, endpoint
 from .config import SimConfig
 from .state import SimState
@@ -63,6 +63,8 @@ def build_app(config: SimConfig | None = None) -> Starlette:
         *_routes(COMETAPI, (("/api/models", api_gateways.cometapi_public_models, "GET"),), "cometapi"),
         *_routes(CLOUDFLARE + "/v1", XAI_ROUTES),
         *_routes(CLOUDFLARE, XAI_ROUTES),
+        Route("/sim/oauth2/token", endpoint(api_oauth.token, "oauth"), methods=["POST"]),
+        Route("/sim/oauth2/revoke", endpoint(api_oauth.revoke, "oauth"), methods=["POST"]),
         Route("/sim/health", endpoint(api_misc.health), methods=["GET"]),
         Route("/sim/images/{name}", endpoint(api_misc.image_file), methods=["GET"]),
     ]
@@ -70,6 +72,7 @@ def build_app(config: SimConfig | None = None) -> Starlette:
         routes += [
             Route("/sim/trace/{trace_id}", endpoint(api_misc.trace), methods=["GET"]),
             Route("/sim/requests", endpoint(api_misc.requests_log), methods=["GET"]),
+            Route("/sim/oauth2/keys", endpoint(api_oauth.register_key, "oauth"), methods=["POST"]),
         ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _wrong_method})
     app.state.sim = Sim(config=config, state=SimState(trace_limit=config.trace_limit))

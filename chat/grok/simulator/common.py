@@ -64,8 +64,10 @@ class SimError(Exception):
     def response(self, dialect: str) -> Response:
         if self.plain and dialect not in GATEWAYS:
             return PlainTextResponse(self.message, self.status, headers=self.headers)
-        if dialect == "openrouter":
-            body: Any = {"error": {"code": self.status, "message": self.message}}
+        if dialect == "oauth":  # Google's token endpoint (RFC 6749 section 5.2)
+            body: Any = {"error": self.code, "error_description": self.message}
+        elif dialect == "openrouter":
+            body = {"error": {"code": self.status, "message": self.message}}
         elif dialect == "cometapi":
             body = {
                 "error": {
@@ -140,9 +142,14 @@ def authenticate(request: Request, dialect: str) -> str:
             else "Missing or malformed Authorization header: expected 'Bearer <api key>'.",
         )
     if dialect == "vertex":
-        if key.startswith("expired"):
+        # Only tokens minted by /sim/oauth2/token, until they expire or are revoked.
+        token = sim_of(request).state.access_tokens.get(key)
+        if token is None or token.expires_at <= time.time():
             raise SimError(
-                401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token."
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+                "login cookie or other valid authentication credential.",
             )
         return key
     if key.startswith(config.reject_key_prefix) or (config.accept_keys and key not in config.accept_keys):
