@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from chat.grok import (
+    ChatRequest,
     Citation,
     Completed,
     Failed,
@@ -79,6 +80,7 @@ class TurnRunner:
         self.context = context
         self.message_id = context.message_id
         self.upstream_model = context.model  # as the credential's upstream names it, once chosen
+        self.stores_upstream = True  # Responses with store: a later turn may chain on this one
         # Requests (Stop, snapshot) wait here from now on, whoever sends them, even
         # before the task's first step.
         self.inbox = events.runner_inbox(self.message_id)
@@ -135,6 +137,12 @@ class TurnRunner:
 
     # ----- upstream ------------------------------------------------------------------------
 
+    def _chat_request(self) -> ChatRequest:
+        """The whole branch, for a gateway that streams chat completions (nothing is stored upstream)."""
+        c = self.context
+        history = tuple(Message("assistant" if role == "assistant" else "user", text) for role, text in c.history)
+        return ChatRequest(model=self.upstream_model, messages=history, reasoning_effort=c.reasoning_effort)
+
     def _request(self, *, chained: bool) -> ResponsesRequest:
         c = self.context
         tools = ({"type": "web_search"},) if c.web_search else ()
@@ -161,6 +169,20 @@ class TurnRunner:
                 MessageRow.State.FAILED, error={"code": "no_provider_key", "message": str(error), "retryable": False}
             )
         client, self.upstream_model = upstream.client, upstream.model
+        if client.config.info.stream_with == "chat":
+            self.stores_upstream = False
+            stream = client.chat_stream(self._chat_request())
+            try:
+                return await self._consume(stream, chained=False) or self._outcome(
+                    MessageRow.State.FAILED,
+                    error={
+                        "code": "stream_incomplete",
+                        "message": "Grok's reply ended unexpectedly.",
+                        "retryable": True,
+                    },
+                )
+            finally:
+                await stream.aclose()
         chained = bool(self.context.previous_response_id)
         while True:
             stream = client.responses_stream(self._request(chained=chained))
@@ -301,7 +323,7 @@ class TurnRunner:
             usage=completed.usage if completed else None,
             model=completed.model if completed else self.context.model,
             response_id=(completed.response_id if completed else self.response_id) or "",
-            stored=completed is not None and completed.status == "completed",
+            stored=self.stores_upstream and completed is not None and completed.status == "completed",
             error=error,
             ttft_ms=round((self.first_token - self.started) * 1000) if self.first_token else None,
             latency_ms=round((now - self.started) * 1000),

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
+from .catalogue import catalogue_path, parse_catalogue
 from .errors import GrokError, error_from_http, is_error_body, transport_error
 from .events import Completed, Event, Failed
 from .models import ImageModel, LanguageModel
@@ -123,10 +124,12 @@ class GrokClient:
     # ----- Chat completions and deferred completions -----------------------------------
 
     async def chat_create(self, request: ChatRequest) -> Completed:
-        return completed_from_chat(await self._request("POST", "/chat/completions", "chat", json=request.body()))
+        body = self.config.adapt_chat_body(request.body())
+        return completed_from_chat(await self._request("POST", "/chat/completions", "chat", json=body))
 
     def chat_stream(self, request: ChatRequest) -> AsyncIterator[Event]:
-        return self._stream("/chat/completions", "chat", request.body(stream=True), ChatStreamParser)
+        body = self.config.adapt_chat_body(request.body(stream=True))
+        return self._stream("/chat/completions", "chat", body, ChatStreamParser)
 
     async def chat_defer(self, request: ChatRequest) -> str:
         """Start a deferred completion; returns the request id to poll."""
@@ -157,6 +160,14 @@ class GrokClient:
     async def language_models(self) -> list[LanguageModel]:
         body = await self._request("GET", "/language-models", "models")
         return [LanguageModel.from_api(m) for m in body.get("models") or []]
+
+    async def catalogue(self) -> list[LanguageModel]:
+        """The Grok language models this upstream offers, whatever form it lists them in
+        (chat/grok/catalogue.py); each one's ``upstream_id`` is the id to send it."""
+        info = self.config.info
+        path = catalogue_path(info, self.config.base_url)
+        raw = None if path is None else await self._request("GET", path, "models")
+        return parse_catalogue(info, raw)
 
     async def image_generation_models(self) -> list[ImageModel]:
         body = await self._request("GET", "/image-generation-models", "models")
@@ -207,7 +218,11 @@ class GrokClient:
                 headers = await self._headers(force_refresh=force_refresh)
                 with self._addresses():
                     response = await self.http.request(
-                        method, self.config.base_url + path, json=json, headers=headers, timeout=self.timeouts.httpx()
+                        method,
+                        path if "://" in path else self.config.base_url + path,
+                        json=json,
+                        headers=headers,
+                        timeout=self.timeouts.httpx(),
                     )
                 body = self._check(response, accept_202=accept_202)
                 return body

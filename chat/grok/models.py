@@ -168,7 +168,13 @@ def find_spec(model: str) -> ModelSpec | None:
 
 @dataclass(frozen=True)
 class LanguageModel:
-    """One entry of ``/v1/language-models``, with the known reasoning facts added."""
+    """One Grok language model as an upstream lists it, with the known reasoning facts added.
+
+    ``id`` is the canonical Grok id (``grok-4.3``); ``upstream_id`` is what requests to
+    this upstream name it (``x-ai/grok-4.3`` on OpenRouter, ``xai/grok-4.3`` on Vertex
+    AI; the same as ``id`` on xAI). Prices are USD cents per 100M tokens, as xAI lists
+    them; ``usd_per_million`` turns one into dollars per million tokens.
+    """
 
     id: str
     aliases: tuple[str, ...]
@@ -181,15 +187,52 @@ class LanguageModel:
     reasoning: bool | None  # None: not a model this code knows
     reasoning_efforts: tuple[str, ...]
     default_effort: str | None
+    upstream_id: str = ""  # empty: the same as ``id``
+    name: str = ""  # a display name when the upstream gives one
+
+    def __post_init__(self) -> None:
+        if not self.upstream_id:
+            object.__setattr__(self, "upstream_id", self.id)
 
     @property
     def reads_images(self) -> bool:
         return "image" in self.input_modalities
 
+    @property
+    def input_usd_per_million(self) -> Decimal:
+        return self.usd_per_million(self.prompt_price)
+
+    @property
+    def cached_input_usd_per_million(self) -> Decimal:
+        return self.usd_per_million(self.cached_prompt_price)
+
+    @property
+    def output_usd_per_million(self) -> Decimal:
+        return self.usd_per_million(self.completion_price)
+
     @staticmethod
     def usd_per_million(price: int) -> Decimal:
         """Listing prices are USD cents per 100M tokens; 12500 is $1.25 per million."""
         return Decimal(price) / 10_000
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, *, upstream_id: str = "", name: str = "") -> LanguageModel:
+        """What this code knows of a model, for an upstream that lists no more than ids."""
+        return cls(
+            id=spec.id,
+            aliases=spec.aliases,
+            input_modalities=spec.input_modalities,
+            output_modalities=("text",),
+            prompt_price=spec.prompt_price,
+            cached_prompt_price=spec.cached_prompt_price,
+            completion_price=spec.completion_price,
+            context_window=spec.context_window,
+            reasoning=spec.reasoning,
+            reasoning_efforts=spec.efforts,
+            default_effort=spec.default_effort,
+            upstream_id=upstream_id,
+            name=name,
+        )
 
     @classmethod
     def from_api(cls, raw: dict) -> LanguageModel:

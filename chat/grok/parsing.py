@@ -121,7 +121,7 @@ def completed_from_chat(obj: dict[str, Any]) -> Completed:
         response_id=str(obj.get("id") or ""),
         model=str(obj.get("model") or ""),
         text=message.get("content") or "",
-        reasoning=message.get("reasoning_content") or "",
+        reasoning=message.get("reasoning_content") or message.get("reasoning") or "",
         usage=Usage.from_chat(obj.get("usage")),
         citations=tuple(Citation(url) for url in obj.get("citations") or []),
         function_calls=calls,
@@ -307,9 +307,11 @@ class ChatStreamParser:
             events.append(Started(self._id, self._model))
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
-            if delta.get("reasoning_content"):
-                self._reasoning.append(delta["reasoning_content"])
-                events.append(ReasoningDelta(delta["reasoning_content"]))
+            # xAI says reasoning_content; OpenRouter says reasoning.
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                self._reasoning.append(reasoning)
+                events.append(ReasoningDelta(reasoning))
             if delta.get("content"):
                 self._text.append(delta["content"])
                 events.append(TextDelta(delta["content"]))

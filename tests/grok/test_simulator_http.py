@@ -10,6 +10,8 @@ import uuid
 import httpx
 import pytest
 
+from .google_accounts import mint_token
+
 REASONING = "grok-4.3"
 NON_REASONING = "grok-4.20-0309-non-reasoning"
 INVALID = "Client specified an invalid argument"
@@ -270,8 +272,15 @@ def test_a_paced_stream_takes_the_time_to_first_token_plus_tokens_over_rate(http
 # --- Vertex AI path form (contract 9.1) -------------------------------------------------
 
 
-def test_vertex_rejects_a_model_without_the_publisher_prefix(http):
-    response = http.post(VERTEX, json=chat_body("Hi", model="grok-4.3"))
+@pytest.fixture(scope="module")
+def google_token(simulator) -> str:
+    return mint_token(simulator)
+
+
+def test_vertex_rejects_a_model_without_the_publisher_prefix(http, google_token):
+    response = http.post(
+        VERTEX, json=chat_body("Hi", model="grok-4.3"), headers={"Authorization": f"Bearer {google_token}"}
+    )
 
     assert response.status_code == 400
     error = response.json()["error"]
@@ -280,11 +289,11 @@ def test_vertex_rejects_a_model_without_the_publisher_prefix(http):
     assert error["message"]
 
 
-def test_vertex_accepts_a_publisher_prefixed_model(http):
+def test_vertex_accepts_a_publisher_prefixed_model(http, google_token):
     response = http.post(
         VERTEX,
         json=chat_body(unique("Hi"), model="xai/grok-4.3"),
-        headers={"Authorization": "Bearer ya29.google-token"},
+        headers={"Authorization": f"Bearer {google_token}"},
     )
 
     assert response.status_code == 200
@@ -292,13 +301,25 @@ def test_vertex_accepts_a_publisher_prefixed_model(http):
     assert response.json()["choices"][0]["message"]["content"]
 
 
-def test_vertex_answers_401_to_an_expired_token(http):
+@pytest.mark.parametrize("token", ["ya29.made-up", "xai-test"])
+def test_vertex_answers_401_to_a_token_google_did_not_issue(http, token):
     response = http.post(
-        VERTEX, json=chat_body("Hi", model="xai/grok-4.3"), headers={"Authorization": "Bearer expired-token"}
+        VERTEX, json=chat_body("Hi", model="xai/grok-4.3"), headers={"Authorization": f"Bearer {token}"}
     )
 
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == 401
+    assert response.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+def test_vertex_answers_401_to_a_revoked_token(http, simulator):
+    token = mint_token(simulator)
+    assert httpx.post(simulator.url + "/sim/oauth2/revoke", data={"token": token}).status_code == 200
+
+    response = http.post(
+        VERTEX, json=chat_body("Hi", model="xai/grok-4.3"), headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 401
 
 
 # --- Server-side tools and the Messages endpoint ----------------------------------------

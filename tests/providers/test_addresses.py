@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 
 import pytest
@@ -68,7 +69,8 @@ def test_the_transport_refuses_a_private_address_at_connect_time(simulator):
     (here: the simulator on 127.0.0.1 itself) is not reached."""
 
     async def ask(public_only: bool):
-        client = GrokClient(ProviderConfig.xai("xai-test", base_url=simulator.v1, public_only=public_only))
+        config = dataclasses.replace(ProviderConfig.xai("xai-test", base_url=simulator.v1), public_only=public_only)
+        client = GrokClient(config)
         return await client.api_key_info()
 
     assert asyncio.run(ask(False))["api_key_blocked"] is False

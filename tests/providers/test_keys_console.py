@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
 
@@ -21,10 +20,12 @@ pytestmark = pytest.mark.django_db
 SECRET = "xai-KnownSecretValue-0123456789-wxyz"
 
 
-def add_key(team, simulator, secret=SECRET, **extra):
+def add_key(team, simulator, secret=SECRET, label="Main", **extra):
     owner = team["alice"]
     return credential_add(
-        team=owner.team, actor=owner.user, data=CredentialInput("xai", secret=secret, base_url=simulator.v1, **extra)
+        team=owner.team,
+        actor=owner.user,
+        data=CredentialInput("xai", label=label, secret=secret, base_url=simulator.v1, **extra),
     )
 
 
@@ -44,12 +45,24 @@ def console_urls(credential_id: int) -> list[tuple[str, str, dict]]:
 
 @pytest.mark.parametrize("who", [None, "bob", "carol"])
 def test_nobody_but_the_teams_admins_reaches_a_key_page_or_action(team, simulator, who):
+    """Anonymous: the sign-in page. A member: 404. Another team's owner: 404 for our keys,
+    and the pages are those of her own team, without ours."""
     credential = add_key(team, simulator)
     before = list(Credential.objects.values_list("id", "secret", "enabled", "updated_at"))
     for method, url, data in console_urls(credential.pk):
+        ours = str(credential.pk) in url
+        if who == "carol" and not ours:
+            if method == "get":
+                page = as_(team[who]).get(url)
+                assert (
+                    page.status_code == 200
+                    and "…wxyz" not in page.content.decode()
+                    and "Main" not in page.content.decode()
+                )
+            continue
         response = getattr(as_(team[who] if who else None), method)(url, data)
         if who is None:
-            assert response.status_code == 302 and response["Location"].startswith(settings.LOGIN_URL), url
+            assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
         else:
             assert response.status_code == 404, url
         assert SECRET[-4:] not in response.content.decode()
@@ -59,7 +72,9 @@ def test_nobody_but_the_teams_admins_reaches_a_key_page_or_action(team, simulato
 
 def test_an_admin_adds_a_key_and_sees_only_its_last_four_with_what_the_check_found(team, simulator):
     response = as_(team["dave"]).post(
-        reverse("manage:keys"), {"preset": "xai", "label": "Main", "secret": SECRET, "base_url": simulator.v1}, follow=True
+        reverse("manage:keys"),
+        {"preset": "xai", "label": "Main", "secret": SECRET, "base_url": simulator.v1},
+        follow=True,
     )
     page = response.content.decode()
     assert response.status_code == 200 and "…wxyz" in page and SECRET not in page and SECRET[:-4] not in page
@@ -74,7 +89,7 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(team, simulator):
     for data, words in (
         ({"preset": "xai", "secret": ""}, "Paste the API key"),
         ({"preset": "nonsense", "secret": SECRET}, "Choose a provider"),
-        ({"preset": "gateway", "secret": SECRET}, "base URL"),
+        ({"preset": "custom", "secret": SECRET}, "base URL"),
         ({"preset": "vertex", "secret": "{not json"}, "whole JSON key file"),
     ):
         response = admin.post(reverse("manage:keys"), data)
@@ -86,7 +101,7 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(team, simulator):
 def test_a_private_base_url_is_refused_where_the_deployment_does_not_allow_it(team, settings):
     settings.PROVIDER_PRIVATE_URLS_ALLOWED = False
     response = as_(team["alice"]).post(
-        reverse("manage:keys"), {"preset": "gateway", "secret": SECRET, "base_url": "https://127.0.0.1/v1"}
+        reverse("manage:keys"), {"preset": "custom", "secret": SECRET, "base_url": "https://127.0.0.1/v1"}
     )
     assert response.status_code == 400 and "private or local address" in response.content.decode()
     assert not Credential.objects.exists()
@@ -115,7 +130,9 @@ def test_replace_disable_default_and_delete(team, simulator):
 
 def test_another_teams_key_does_not_exist_for_an_admin(team, simulator):
     theirs = credential_add(
-        team=team["carol"].team, actor=team["carol"].user, data=CredentialInput("xai", secret=SECRET, base_url=simulator.v1)
+        team=team["carol"].team,
+        actor=team["carol"].user,
+        data=CredentialInput("xai", secret=SECRET, base_url=simulator.v1),
     )
     admin = as_(team["alice"])
     for name in ("key_replace", "key_enabled", "key_default", "key_check", "key_delete"):
@@ -176,8 +193,14 @@ async def test_turns_go_through_the_teams_key_and_no_frame_carries_it(team, simu
     socket = Socket(team["alice"].user)
     assert await socket.connect()
     await socket.send(
-        {"type": "turn.start", "client_id": "6f3c1f3e-0000-4000-8000-000000000001", "conversation": None,
-         "text": "Through the team key", "model": "grok-4.3", "options": {}}
+        {
+            "type": "turn.start",
+            "client_id": "6f3c1f3e-0000-4000-8000-000000000001",
+            "conversation": None,
+            "text": "Through the team key",
+            "model": "grok-4.3",
+            "options": {},
+        }
     )
     end = await socket.until(lambda f: f["type"] in ("turn.done", "turn.failed"))
     await socket.close()

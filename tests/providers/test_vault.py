@@ -47,7 +47,10 @@ def test_a_malformed_key_stops_start_up(settings):
 @pytest.mark.django_db
 def test_a_wrong_key_stops_start_up_with_a_message_that_says_what_to_fix(settings, team):
     credential_add(
-        team=team["alice"].team, actor=team["alice"].user, data=CredentialInput("xai", secret="xai-" + "k" * 40), check=False
+        team=team["alice"].team,
+        actor=team["alice"].user,
+        data=CredentialInput("xai", secret="xai-" + "k" * 40),
+        check=False,
     )
     assert checks.encryption_keys_open_stored_secrets(None, databases=["default"]) == []
     settings.SECRET_ENCRYPTION_KEYS = Fernet.generate_key().decode()  # the old key lost
@@ -63,7 +66,10 @@ def test_a_wrong_key_stops_start_up_with_a_message_that_says_what_to_fix(setting
 def test_rotation_reseals_and_old_ciphertexts_open_until_then(settings, team):
     old = settings.SECRET_ENCRYPTION_KEYS
     credential = credential_add(
-        team=team["alice"].team, actor=team["alice"].user, data=CredentialInput("xai", secret="xai-" + "r" * 40), check=False
+        team=team["alice"].team,
+        actor=team["alice"].user,
+        data=CredentialInput("xai", secret="xai-" + "r" * 40),
+        check=False,
     )
     new = Fernet.generate_key().decode()
     settings.SECRET_ENCRYPTION_KEYS = f"{new},{old}"

@@ -5,6 +5,7 @@ that are kept out of ``repr``, and nothing here logs or raises with it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import asdict
@@ -12,11 +13,11 @@ from dataclasses import asdict
 from django.conf import settings
 
 from chat.grok import GrokClient, GrokError, LanguageModel, ProviderConfig, RetryPolicy, Timeouts
-from chat.grok.providers import Provider
+from chat.grok.providers import Preset, Provider
+from chat.grok.vertex import vertex_token_provider
 
 from . import vault
 from .models import Credential
-from .presets import Preset
 
 _lock = threading.Lock()
 _token_sources: dict[tuple[int, str], object] = {}  # (credential, its secret's ciphertext) → token provider
@@ -24,31 +25,28 @@ _token_sources: dict[tuple[int, str], object] = {}  # (credential, its secret's 
 
 def provider_config(credential: Credential) -> ProviderConfig:
     secret = vault.unseal(credential.secret)
-    guarded = not credential.from_environment and not settings.PROVIDER_PRIVATE_URLS_ALLOWED
-    if credential.kind == Credential.Kind.VERTEX:
-        return ProviderConfig.vertex(
-            project=credential.vertex_project,
-            location=credential.vertex_location or "global",
-            base_url=credential.base_url,
-            token_provider=_token_source(credential, secret),
-            public_only=guarded,
-        )
-    if credential.kind == Credential.Kind.XAI:
-        return ProviderConfig.xai(secret, base_url=credential.base_url, public_only=guarded)
     headers = {}
     if credential.preset == Preset.OPENROUTER.value:
         headers = {"X-Title": "Grok Team Chat"}  # OpenRouter's optional attribution
-    return ProviderConfig.gateway(credential.base_url, secret, headers=headers, public_only=guarded)
+    if credential.kind == Credential.Kind.VERTEX:
+        config = ProviderConfig.for_preset(
+            Preset.VERTEX, base_url=credential.base_url, token_provider=_token_source(credential, secret)
+        )
+    else:
+        config = ProviderConfig.for_preset(
+            credential.preset, base_url=credential.base_url, api_key=secret, headers=headers
+        )
+    # The address an admin gave is connected to only where it is public (chat.grok.transport).
+    guarded = not credential.from_environment and not settings.PROVIDER_PRIVATE_URLS_ALLOWED
+    return dataclasses.replace(config, public_only=guarded)
 
 
 def _token_source(credential: Credential, secret: str):
-    from chat.grok.vertex import service_account_token_provider
-
     key = (credential.pk, credential.secret)
     with _lock:
         source = _token_sources.get(key)
         if source is None:
-            source = service_account_token_provider(json.loads(secret))
+            source = vertex_token_provider(json.loads(secret))
             _token_sources[key] = source
         return source
 
@@ -57,12 +55,6 @@ def forget(credential_id: int) -> None:
     with _lock:
         for key in [k for k in _token_sources if k[0] == credential_id]:
             del _token_sources[key]
-
-
-def check_service_account(info) -> None:
-    from chat.grok.vertex import check_service_account as check
-
-    check(info)
 
 
 def client_for(config: ProviderConfig) -> GrokClient:

@@ -22,7 +22,7 @@ from .credentials import (
     credential_set_enabled,
 )
 from .models import Credential
-from .presets import PRESETS
+from .presets import CHOICES
 
 
 def _credential(actor: Membership, credential_id: int) -> Credential:
@@ -60,7 +60,7 @@ def keys(request, actor: Membership):
             "actor": actor,
             "team": actor.team,
             "credentials": credentials,
-            "presets": PRESETS.values(),
+            "presets": CHOICES.values(),
             "form": form,
             "errors": errors,
         },

@@ -14,12 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.grok import GrokError
+from chat.grok.providers import vertex_base_url
+from chat.grok.vertex import check_service_account
 from webapp.accounts.audit import audit_record
 from webapp.accounts.models import Team
 
 from . import addresses, connection, vault
 from .models import Credential
-from .presets import PRESETS, Preset
+from .presets import CHOICES, Preset
 
 log = logging.getLogger(__name__)
 
@@ -48,36 +50,43 @@ class CredentialInput:
 
 def _cleaned(data: CredentialInput, *, trusted: bool = False) -> dict:
     try:
-        preset = PRESETS[Preset(data.preset)]
+        choice = CHOICES[Preset(data.preset)]
     except ValueError:
         raise CredentialError("Choose a provider.", "preset") from None
     secret = (data.secret or "").strip()
     if not secret:
-        raise CredentialError(f"Paste the {preset.secret_name}.", "secret")
+        raise CredentialError(f"Paste the {choice.secret_name}.", "secret")
     if len(secret) > SECRET_MAX:
-        raise CredentialError(f"That {preset.secret_name} is too long to be one.", "secret")
-    fields = {"preset": preset.preset.value, "kind": preset.kind, "label": (data.label or "").strip()[:100]}
-    if preset.kind == Credential.Kind.VERTEX:
-        info = _service_account(secret)
-        project = (data.vertex_project or info.get("project_id") or "").strip()
+        raise CredentialError(f"That {choice.secret_name} is too long to be one.", "secret")
+    fields = {"preset": choice.value, "kind": choice.kind, "label": (data.label or "").strip()[:100]}
+    base_url = (data.base_url or "").strip()
+    if choice.kind == Credential.Kind.VERTEX:
+        account = _service_account(secret)
+        project = (data.vertex_project or account.project_id or "").strip()
         if not project:
             raise CredentialError("Give the Google Cloud project id.", "vertex_project")
         location = (data.vertex_location or "global").strip()
         fields.update(
             vertex_project=project,
             vertex_location=location,
-            base_url=data.base_url.strip() or preset.base_url_for(project=project, location=location),
-            last_four=vault.last_four(str(info.get("private_key_id", ""))),
+            base_url=base_url or vertex_base_url(project, location),
+            last_four=vault.last_four(account.private_key_id or ""),
         )
         fields["label"] = fields["label"] or f"Vertex AI · {project}"
     else:
-        fields["base_url"] = data.base_url.strip() or preset.base_url_for(
-            account_id=data.account_id.strip(), gateway_id=data.gateway_id.strip()
-        )
-        if not fields["base_url"]:
-            raise CredentialError("Give the gateway's base URL.", "base_url")
+        if not base_url:
+            try:
+                base_url = choice.info.build_url(account_id=data.account_id.strip(), gateway_id=data.gateway_id.strip())
+            except ValueError:
+                raise CredentialError(
+                    "Give the gateway's base URL."
+                    if choice.info.preset == Preset.CUSTOM
+                    else "Give the gateway's account id and gateway id.",
+                    "base_url",
+                ) from None
+        fields["base_url"] = base_url
         fields["last_four"] = vault.last_four(secret)
-        fields["label"] = fields["label"] or preset.label
+        fields["label"] = fields["label"] or choice.label
     if not trusted:
         try:
             fields["base_url"] = addresses.base_url_check(fields["base_url"])
@@ -87,16 +96,15 @@ def _cleaned(data: CredentialInput, *, trusted: bool = False) -> dict:
     return fields
 
 
-def _service_account(secret: str) -> dict:
+def _service_account(secret: str):
     try:
-        info = json.loads(secret)
+        json.loads(secret)
     except ValueError:
         raise CredentialError("Paste the service account's whole JSON key file.", "secret") from None
     try:
-        connection.check_service_account(info)
+        return check_service_account(secret)
     except ValueError as error:
         raise CredentialError(str(error), "secret") from None
-    return info
 
 
 def credential_add(*, team: Team, actor, data: CredentialInput, user=None, check: bool = True) -> Credential:

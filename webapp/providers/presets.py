@@ -1,82 +1,43 @@
-"""The providers an admin can choose from, as the console offers them."""
+"""What the console says about each provider (the upstream facts are chat.grok.providers.PRESETS)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
-from chat.grok.providers import XAI_BASE_URL, vertex_base_url
-
-
-class Preset(str, Enum):
-    XAI = "xai"
-    VERTEX = "vertex"
-    OPENROUTER = "openrouter"
-    COMETAPI = "cometapi"
-    CLOUDFLARE = "cloudflare"
-    GATEWAY = "gateway"  # any other OpenAI-compatible gateway
+from chat.grok.providers import PRESETS, Preset, PresetInfo, Provider
 
 
 @dataclass(frozen=True)
-class PresetInfo:
-    preset: Preset
-    kind: str  # Credential.Kind
-    label: str
+class Choice:
+    info: PresetInfo
     secret_name: str
-    base_url: str = ""  # "" when the admin gives it (or it is built from other fields)
-    help: str = ""
+    help: str
 
-    def base_url_for(self, **parts: str) -> str:
-        if self.preset == Preset.VERTEX:
-            return vertex_base_url(parts["project"], parts.get("location") or "global")
-        if self.preset == Preset.CLOUDFLARE:
-            account, gateway = parts.get("account_id", ""), parts.get("gateway_id", "")
-            if not (account and gateway):
-                return ""
-            return f"https://gateway.ai.cloudflare.com/v1/{account}/{gateway}/grok"
-        return self.base_url
+    @property
+    def value(self) -> str:
+        return self.info.preset.value
+
+    @property
+    def label(self) -> str:
+        return self.info.label
+
+    @property
+    def kind(self) -> str:
+        return self.info.provider.value  # Credential.Kind
 
 
-PRESETS = {
-    p.preset: p
-    for p in (
-        PresetInfo(Preset.XAI, "xai", "xAI", "API key", XAI_BASE_URL, "A key from console.x.ai."),
-        PresetInfo(
-            Preset.VERTEX,
-            "vertex",
-            "Google Vertex AI",
-            "service account JSON key",
-            help="A service account with the Vertex AI User role; its JSON key file, the project and the location.",
-        ),
-        PresetInfo(
-            Preset.OPENROUTER,
-            "openai_compatible",
-            "OpenRouter",
-            "OpenRouter key",
-            "https://openrouter.ai/api/v1",
-            "Grok's models through OpenRouter (named x-ai/…).",
-        ),
-        PresetInfo(
-            Preset.COMETAPI,
-            "openai_compatible",
-            "CometAPI",
-            "CometAPI key",
-            "https://api.cometapi.com/v1",
-            "Grok's models through CometAPI.",
-        ),
-        PresetInfo(
-            Preset.CLOUDFLARE,
-            "openai_compatible",
-            "Cloudflare AI Gateway",
-            "xAI API key",
-            help="Your gateway's account id and gateway id; requests go to xAI through it.",
-        ),
-        PresetInfo(
-            Preset.GATEWAY,
-            "openai_compatible",
-            "Other OpenAI-compatible gateway",
-            "gateway key",
-            help="Any gateway that speaks OpenAI's chat completions: its base URL and key.",
-        ),
-    )
+_WORDS = {
+    Preset.XAI: ("API key", "A key from console.x.ai."),
+    Preset.VERTEX: (
+        "service account JSON key",
+        "A service account with the Vertex AI User role: paste its JSON key file, and give the project and location.",
+    ),
+    Preset.OPENROUTER: ("OpenRouter key", "Grok's models through OpenRouter (sent as x-ai/…)."),
+    Preset.COMETAPI: ("CometAPI key", "Grok's models through CometAPI."),
+    Preset.CLOUDFLARE: ("xAI API key", "Requests go to xAI through your gateway: give its account id and gateway id."),
+    Preset.CUSTOM: ("gateway key", "Any gateway that speaks OpenAI's chat completions: its base URL and key."),
 }
+
+CHOICES = {preset: Choice(PRESETS[preset], *_WORDS[preset]) for preset in Preset}
+
+__all__ = ["CHOICES", "Choice", "Preset", "Provider"]

@@ -42,6 +42,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SimCo
         help="serve /sim/requests and /sim/trace, which show prompts and timings to anyone",
     )
     parser.add_argument("--deferred-delay-ms", type=int, default=defaults.deferred_delay_ms)
+    parser.add_argument(
+        "--oauth-token-lifetime",
+        type=int,
+        default=defaults.oauth_token_lifetime_s,
+        help="seconds an access token from /sim/oauth2/token lasts (Vertex AI form)",
+    )
     parser.add_argument("--no-event-lines", action="store_true", help="omit 'event:' lines in SSE streams")
     parser.add_argument("--no-done-marker", action="store_true", help="omit 'data: [DONE]' after Responses streams")
     parser.add_argument("--log-level", default="warning")
@@ -59,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, SimCo
         event_lines=not args.no_event_lines,
         done_marker=not args.no_done_marker,
         inspect=args.inspect,
+        oauth_token_lifetime_s=args.oauth_token_lifetime,
     )
     return args, config
 

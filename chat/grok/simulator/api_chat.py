@@ -102,10 +102,17 @@ def _finish_reason(plan: Plan) -> str:
     return "tool_calls" if plan.function_calls else ("length" if plan.status == "incomplete" else "stop")
 
 
-def completion_object(cid: str, spec: ModelSpec, plan: Plan, usage: dict[str, Any]) -> dict[str, Any]:
+def _reasoning_field(dialect: str) -> str:
+    """OpenRouter returns reasoning text as ``reasoning``; xAI as ``reasoning_content``."""
+    return "reasoning" if dialect == "openrouter" else "reasoning_content"
+
+
+def completion_object(
+    cid: str, spec: ModelSpec, plan: Plan, usage: dict[str, Any], dialect: str = "xai"
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": "".join(plan.text), "refusal": None}
     if spec.raw_reasoning and plan.reasoning:
-        message["reasoning_content"] = "".join(plan.reasoning)
+        message[_reasoning_field(dialect)] = "".join(plan.reasoning)
     if plan.function_calls:
         message["tool_calls"] = _tool_calls(plan)
     return {
@@ -119,7 +126,9 @@ def completion_object(cid: str, spec: ModelSpec, plan: Plan, usage: dict[str, An
     }
 
 
-def chunk_frames(cid: str, spec: ModelSpec, plan: Plan, usage: dict[str, Any] | None) -> list[Frame]:
+def chunk_frames(
+    cid: str, spec: ModelSpec, plan: Plan, usage: dict[str, Any] | None, dialect: str = "xai"
+) -> list[Frame]:
     frames: list[Frame] = []
 
     def chunk(choices: list[dict[str, Any]], paced: bool = False, **extra: Any) -> None:
@@ -136,7 +145,7 @@ def chunk_frames(cid: str, spec: ModelSpec, plan: Plan, usage: dict[str, Any] | 
 
     deltas: list[dict[str, Any]] = []
     if spec.raw_reasoning:
-        deltas += [{"reasoning_content": token} for token in plan.reasoning]
+        deltas += [{_reasoning_field(dialect): token} for token in plan.reasoning]
     deltas += [{"content": token} for token in plan.text]
     if plan.function_calls:
         deltas.append({"tool_calls": [{**call, "index": n} for n, call in enumerate(_tool_calls(plan))]})
@@ -159,6 +168,8 @@ async def create(request: Request, dialect: str) -> Response:
     spec = resolve_model(require(body, "model", str), dialect)
     context = chat_context(require(body, "messages", list))
     effort = body.get("reasoning_effort")
+    if dialect == "openrouter":  # its normalised form; a top-level reasoning_effort is not its
+        effort = (body.get("reasoning") or {}).get("effort")
     check_parameters(spec, body, effort, effort_field="reasoning_effort")
     stream, deferred = bool(body.get("stream")), bool(body.get("deferred"))
     if stream and deferred:
@@ -195,14 +206,14 @@ async def create(request: Request, dialect: str) -> Response:
     if deferred:
         delay = (directive.defer_ms if directive.defer_ms is not None else sim.config.deferred_delay_ms) / 1000
         sim.state.deferred[cid] = Deferred(
-            completion_object(cid, spec, plan, usage), asyncio.get_running_loop().time() + delay
+            completion_object(cid, spec, plan, usage, dialect), asyncio.get_running_loop().time() + delay
         )
         return JSONResponse({"request_id": cid})
     if not stream:
         await wait_like_generation(directive, plan.output_tokens)
-        return JSONResponse(completion_object(cid, spec, plan, usage))
+        return JSONResponse(completion_object(cid, spec, plan, usage, dialect))
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    frames = chunk_frames(cid, spec, plan, usage if include_usage else None)
+    frames = chunk_frames(cid, spec, plan, usage if include_usage else None, dialect)
     return SSEResponse(frames, directive=directive, state=sim.state, trace_id=cid)
 
 

@@ -32,6 +32,10 @@ from .generate import Context, Plan, cost_ticks, image_tokens, plan_reply
 from .state import StoredResponse
 from .stream import Frame, SSEResponse, replay_frames
 
+# Vertex AI stores a response only when asked; OpenRouter's Responses API never does.
+STORE_OFF_BY_DEFAULT = frozenset({"vertex", "openrouter"})
+STATELESS = frozenset({"openrouter"})
+
 
 def add_input(context: Context, value: Any) -> None:
     """Flatten Responses ``input`` (a string or a list of items) into the context."""
@@ -350,6 +354,8 @@ async def create(request: Request, dialect: str) -> Response:
     spec = resolve_model(require(body, "model", str), dialect)
     require(body, "input", (str, list))
     previous = body.get("previous_response_id")
+    if previous and dialect in STATELESS:
+        raise invalid("previous_response_id is not supported: this Responses API is stateless.")
     instructions = body.get("instructions")
     if previous and instructions:
         raise invalid("instructions cannot be used together with previous_response_id.")
@@ -390,7 +396,7 @@ async def create(request: Request, dialect: str) -> Response:
     )
     rid = str(uuid.uuid4())
     calls_tokens = sum(tokenizer.count(c["arguments"]) for c in plan.function_calls)
-    store = bool(body.get("store", dialect != "vertex"))
+    store = bool(body.get("store", dialect not in STORE_OFF_BY_DEFAULT)) and dialect not in STATELESS
     final = response_object(
         rid=rid,
         spec=spec,

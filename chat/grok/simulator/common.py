@@ -1,5 +1,11 @@
 """What every simulated endpoint shares: errors in xAI's shapes, auth, body parsing,
-model resolution, parameter rules and fault injection."""
+model resolution, parameter rules and fault injection.
+
+A *dialect* is the form of the API a route speaks: ``xai`` (xAI itself, and Cloudflare
+AI Gateway, which passes xAI's answers through), ``vertex`` (Google's: OAuth tokens,
+``xai/`` model ids, Google's error envelope), ``openrouter`` (``x-ai/`` ids, OpenAI's
+nested errors) and ``cometapi`` (bare ids, OpenAI's nested errors).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +41,18 @@ _GOOGLE_STATUS = {
 }
 
 
+# The gateways answer with OpenAI's nested error object, even for what xAI says in plain text.
+GATEWAYS = frozenset({"openrouter", "cometapi"})
+
+_OPENAI_TYPE = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
+
+
 class SimError(Exception):
     def __init__(
         self, status: int, code: str, message: str, *, plain: bool = False, headers: dict[str, str] | None = None
@@ -44,10 +62,23 @@ class SimError(Exception):
         self.headers = headers or {}
 
     def response(self, dialect: str) -> Response:
-        if self.plain:
+        if self.plain and dialect not in GATEWAYS:
             return PlainTextResponse(self.message, self.status, headers=self.headers)
-        if dialect == "vertex":
-            body: Any = {
+        if dialect == "oauth":  # Google's token endpoint (RFC 6749 section 5.2)
+            body: Any = {"error": self.code, "error_description": self.message}
+        elif dialect == "openrouter":
+            body = {"error": {"code": self.status, "message": self.message}}
+        elif dialect == "cometapi":
+            body = {
+                "error": {
+                    "message": self.message,
+                    "type": _OPENAI_TYPE.get(self.status, "api_error"),
+                    "param": None,
+                    "code": self.code if self.code and " " not in self.code else None,
+                }
+            }
+        elif dialect == "vertex":
+            body = {
                 "error": {
                     "code": self.status,
                     "message": self.message,
@@ -106,15 +137,26 @@ def authenticate(request: Request, dialect: str) -> str:
         raise SimError(
             401,
             "The request does not have valid authentication credentials",
-            "Missing or malformed Authorization header: expected 'Bearer <api key>'.",
+            "No auth credentials found"
+            if dialect == "openrouter"
+            else "Missing or malformed Authorization header: expected 'Bearer <api key>'.",
         )
     if dialect == "vertex":
-        if key.startswith("expired"):
+        # Only tokens minted by /sim/oauth2/token, until they expire or are revoked.
+        token = sim_of(request).state.access_tokens.get(key)
+        if token is None or token.expires_at <= time.time():
             raise SimError(
-                401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token."
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+                "login cookie or other valid authentication credential.",
             )
         return key
     if key.startswith(config.reject_key_prefix) or (config.accept_keys and key not in config.accept_keys):
+        if dialect == "openrouter":
+            raise SimError(401, "unauthenticated", "User not found.")
+        if dialect == "cometapi":
+            raise SimError(401, "invalid_api_key", "Invalid token")
         raise invalid(
             f"Incorrect API key provided: {key[:2]}***{key[-2:]}. You can obtain an API key from https://console.x.ai."
         )
@@ -143,6 +185,14 @@ def require(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> An
 
 
 def resolve_model(name: str, dialect: str) -> ModelSpec:
+    if dialect == "openrouter":
+        # OpenRouter knows Grok only under its own ids: "x-ai/grok-4.3", never "grok-4.3".
+        spec = find_spec(name[5:]) if name.startswith("x-ai/") else None
+        if spec is None:
+            raise SimError(400, INVALID, f"{name} is not a valid model ID")
+        return spec
+    if dialect == "cometapi" and (find_spec(name) is None or "/" in name):
+        raise SimError(400, "model_not_found", f"The model {name} does not exist or is not available to this token.")
     if dialect == "vertex":
         if not name.startswith("xai/"):
             raise invalid(f"Model {name} is not a publisher model; use the form xai/<model>.")

@@ -20,6 +20,7 @@ class SimConfig:
     done_marker: bool = True  # "data: [DONE]" after Responses streams
     trace_limit: int = 5000  # responses whose send trace is kept
     inspect: bool = False  # serve /sim/requests and /sim/trace (they show prompts and timings to anyone)
+    oauth_token_lifetime_s: int = 3600  # access tokens from /sim/oauth2/token (Google's last an hour)
 
 
 @dataclass(frozen=True)

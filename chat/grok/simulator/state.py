@@ -34,6 +34,14 @@ class Deferred:
 
 
 @dataclass
+class AccessToken:
+    """A Google-style OAuth access token the simulator minted (for the Vertex AI form)."""
+
+    client_email: str
+    expires_at: float  # time.time()
+
+
+@dataclass
 class SimState:
     trace_limit: int = 5000
     responses: Bounded = field(default_factory=lambda: Bounded(20_000))
@@ -42,6 +50,9 @@ class SimState:
     traces: Bounded = field(init=False)
     failures: dict[str, int] = field(default_factory=dict)
     requests: deque = field(default_factory=lambda: deque(maxlen=5_000))
+    access_tokens: Bounded = field(default_factory=lambda: Bounded(50_000))
+    # Service-account public keys a test registered: client_email -> {key id: PEM}.
+    google_keys: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.traces = Bounded(self.trace_limit)
