@@ -5,6 +5,7 @@ from django.urls import include, path
 from webapp.accounts import console_urls as people_console
 from webapp.accounts import views as account_views
 from webapp.providers import console_urls as providers_console
+from webapp.providers import views as provider_views
 
 
 def healthz(request):
@@ -14,6 +15,8 @@ def healthz(request):
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/keys/", provider_views.own_keys, name="own_keys"),
+    path("accounts/keys/<int:credential_id>/delete", provider_views.own_key_delete, name="own_key_delete"),
     path("accounts/", include("webapp.accounts.urls")),
     # One console, two apps: people and invitations; provider keys and models.
     path("manage/", include((people_console.urlpatterns + providers_console.urlpatterns, "manage"))),

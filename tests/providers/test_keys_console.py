@@ -6,7 +6,6 @@ import logging
 import subprocess
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 

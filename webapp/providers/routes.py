@@ -105,3 +105,15 @@ def route_for(team_id: int | None, user_id: int | None, model: str) -> Route | N
                 credential.pk, credential.label, credential.user_id is not None, provider_config(credential), upstream
             )
     raise NoCredential(model)
+
+
+def key_order_for(team_id: int, user_id: int) -> list[str]:
+    """The order this person's turns try keys in, in words (the profile and keys pages show it)."""
+    credentials = _usable(team_id, user_id, _personal_allowed(team_id))
+    own = [f"your own key “{c.label}”" for c in credentials if c.user_id == user_id]
+    team = [c for c in credentials if c.user_id is None]
+    default = [f"the team's default key “{c.label}”" for c in team if c.is_default]
+    others = [f"the team's key “{c.label}”" for c in team if not c.is_default]
+    if not team and not Credential.objects.filter(team_id=team_id, user__isnull=True).exists():
+        return own + ["the deployment's own upstream"]
+    return own + ["a model's pinned key, where an admin pinned one"] + default + others
