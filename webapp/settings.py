@@ -122,6 +122,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
     "webapp.middleware.PrivatePagesMiddleware",
+    "webapp.accounts.middleware.TeamlessMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"

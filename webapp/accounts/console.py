@@ -16,7 +16,15 @@ from django.views.decorators.http import require_GET, require_POST
 from .audit import audit_choices, audit_events
 from .invitations import invitation_create, invitation_revoke, invitations_open
 from .models import Membership
-from .teams import NotInTeam, TeamError, member_role_change, member_set_active, membership_running, team_people
+from .teams import (
+    NotInTeam,
+    TeamError,
+    member_remove,
+    member_role_change,
+    member_set_active,
+    membership_running,
+    team_people,
+)
 
 
 def runs_the_team(view):
@@ -86,6 +94,23 @@ def reactivate(request, actor: Membership, membership_id: int):
     )
 
 
+@runs_the_team
+@require_POST
+def remove(request, actor: Membership, membership_id: int):
+    try:
+        member = member_remove(actor=actor, membership_id=membership_id)
+    except NotInTeam:
+        raise Http404("No such person") from None
+    except TeamError as error:
+        messages.error(request, error.message)
+        return redirect("manage:people")
+    if member.user_id == actor.user_id:
+        messages.success(request, f"You have left {actor.team.name}.")
+        return redirect("chat:home")  # this console is no longer theirs
+    messages.success(request, f"{member.user.shown_name} is no longer in {actor.team.name}.")
+    return redirect("manage:people")
+
+
 def _link(request, token: str) -> str:
     return request.build_absolute_uri(f"/invite/{token}/")
 
@@ -138,6 +163,7 @@ AUDIT_ACTIONS = {
     "member.role": "Role changed",
     "member.deactivate": "Deactivated",
     "member.reactivate": "Reactivated",
+    "member.remove": "Removed from the team",
 }
 
 

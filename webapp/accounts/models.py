@@ -19,6 +19,9 @@ class User(AbstractUser):
     # Raised by "sign out of other sessions": every session signed in before no longer
     # holds, as after a password change (it is part of the session auth hash).
     session_epoch = models.PositiveIntegerField(default=0)
+    # Set when they are removed from the last team they were in: the chat is closed to them
+    # (webapp/accounts/middleware.py) until they are in a team again.
+    teamless_since = models.DateTimeField(null=True, blank=True)
 
     @property
     def shown_name(self) -> str:

@@ -1,13 +1,16 @@
-"""Teams and who runs them: the first team, a person's role, deactivation.
+"""Teams and who runs them: the first team, a person's teams and the active one, a
+person's role, deactivation and removal.
 
-The last owner of a team stays an owner and stays active: a team is never left with
-nobody who can run it. Deactivating a person ends their sessions and open websockets on
-every web process (through the post_save signal chat listens to).
+The last owner of a team stays an owner, stays active and stays in it: a team is never
+left with nobody who can run it. Deactivating a person ends their sessions and open
+websockets on every web process (through the post_save signal chat listens to); so does
+removing them from their only team, since the chat is closed to someone in no team.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from .audit import audit_record
 from .models import Membership, Team, User
@@ -44,6 +47,25 @@ def membership_running(user: User) -> Membership | None:
         .filter(user=user, team_id=user.active_team_id, role__in=Membership.RUNS_THE_TEAM)
         .first()
     )
+
+
+def teams_of(user: User) -> list[Membership]:
+    """The person's memberships, with their teams, by team name."""
+    if not user.is_authenticated:
+        return []
+    return list(Membership.objects.filter(user=user).select_related("team").order_by("team__name", "team_id"))
+
+
+def team_switch(*, user: User, team_id: int) -> Team:
+    """Make one of the person's teams the active one: the team their console and models are
+    those of. NotInTeam unless they are an active person with a membership of it."""
+    with transaction.atomic():
+        membership = Membership.objects.select_related("team").filter(user=user, team_id=team_id).first()
+        if membership is None or not user.is_active:
+            raise NotInTeam("You are not in that team.")
+        user.active_team, user.teamless_since = membership.team, None
+        user.save(update_fields=["active_team", "teamless_since"])
+    return membership.team
 
 
 def team_people(team: Team) -> list[Membership]:
@@ -110,4 +132,35 @@ def member_set_active(*, actor: Membership, membership_id: int, active: bool) ->
                 action="member.reactivate" if active else "member.deactivate",
                 subject=member.user.username,
             )
+    return member
+
+
+def member_remove(*, actor: Membership, membership_id: int) -> Membership:
+    """Take a person out of the actor's team (the actor themselves included: leaving). Their
+    active team moves to another of theirs; out of their last one, the chat closes to them."""
+    with transaction.atomic():
+        member = _member(actor, membership_id)
+        if member.role == Membership.Role.OWNER and actor.role != Membership.Role.OWNER:
+            raise TeamError("Only an owner can remove an owner.")
+        if member.role == Membership.Role.OWNER and not _owners_left(actor.team, without=member):
+            if member.user_id == actor.user_id:
+                raise TeamError("You are the team's last owner: make someone else an owner before you leave.")
+            raise TeamError("A team needs an active owner: make someone else an owner first.")
+        member.delete()
+        user = member.user
+        if user.active_team_id == actor.team_id:
+            other = Membership.objects.filter(user=user).order_by("created_at", "pk").first()
+            user.active_team_id = other.team_id if other else None
+            user.teamless_since = None if other else timezone.now()
+            user.save(update_fields=["active_team", "teamless_since"])
+        elif not Membership.objects.filter(user=user).exists():
+            user.teamless_since = timezone.now()
+            user.save(update_fields=["teamless_since"])
+        audit_record(
+            team=actor.team,
+            actor=actor,
+            action="member.remove",
+            subject=user.username,
+            details={"role": member.role, "left": member.user_id == actor.user_id},
+        )
     return member

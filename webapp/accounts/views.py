@@ -10,11 +10,13 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .invitations import InvitationGone, invitation_accept, invitation_usable
 from .models import DISPLAY_NAME_MAX, Invitation
 from .profile import profile_rename, sessions_end_others
+from .teams import NotInTeam, team_switch, teams_of
 
 
 class NameForm(forms.Form):
@@ -28,6 +30,7 @@ def _page(request, *, name_form=None, password_form=None, status=200):
         {
             "name_form": name_form or NameForm(initial={"display_name": request.user.display_name}),
             "password_form": password_form or PasswordChangeForm(request.user),
+            "my_teams": teams_of(request.user),
         },
         status=status,
     )
@@ -69,6 +72,21 @@ def sign_out_others(request):
     update_session_auth_hash(request, request.user)
     messages.success(request, "Every other session is signed out.")
     return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def team_choose(request):
+    """Make another of one's teams the active one, then back to the page it was asked from."""
+    try:
+        team = team_switch(user=request.user, team_id=int(request.POST.get("team", "")))
+    except (ValueError, NotInTeam):
+        raise Http404("No such team") from None
+    messages.success(request, f"You are now working in {team.name}.")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = "chat:home"
+    return redirect(back)
 
 
 @require_http_methods(["GET", "POST"])
