@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from .audit import audit_choices, audit_events
@@ -24,6 +25,7 @@ from .teams import (
     member_set_active,
     membership_running,
     team_people,
+    team_settings_change,
 )
 
 
@@ -111,6 +113,39 @@ def remove(request, actor: Membership, membership_id: int):
     return redirect("manage:people")
 
 
+@runs_the_team
+def team(request, actor: Membership):
+    """The team's own settings: its name, open sign-up, members' own provider keys."""
+    status, entered = 200, None
+    if request.method == "POST":
+        entered = {
+            "name": request.POST.get("name", ""),
+            "open_signup": request.POST.get("open_signup") == "on",
+            "personal_keys_allowed": request.POST.get("personal_keys_allowed") == "on",
+        }
+        try:
+            team_settings_change(actor=actor, **entered)
+        except TeamError as error:
+            messages.error(request, error.message)
+            status = 400
+        else:
+            messages.success(request, "The team's settings are saved.")
+            return redirect("manage:team")
+    team = actor.team
+    shown = entered or {
+        "name": team.name,
+        "open_signup": team.open_signup,
+        "personal_keys_allowed": team.personal_keys_allowed,
+    }
+    signup_link = request.build_absolute_uri(reverse("accounts:signup", args=[team.pk]))
+    return render(
+        request,
+        "manage/team.html",
+        {"actor": actor, "team": team, "shown": shown, "signup_link": signup_link},
+        status=status,
+    )
+
+
 def _link(request, token: str) -> str:
     return request.build_absolute_uri(f"/invite/{token}/")
 
@@ -164,6 +199,10 @@ AUDIT_ACTIONS = {
     "member.deactivate": "Deactivated",
     "member.reactivate": "Reactivated",
     "member.remove": "Removed from the team",
+    "member.signup": "Signed up",
+    "team.rename": "Team renamed",
+    "team.signup": "Open sign-up turned on or off",
+    "team.personal_keys": "Own provider keys allowed or not",
 }
 
 

@@ -12,5 +12,6 @@ urlpatterns = [
     path("people/<int:membership_id>/remove", console.remove, name="remove"),
     path("invitations/", console.invitations, name="invitations"),
     path("invitations/<int:invitation_id>/revoke", console.revoke, name="revoke"),
+    path("team/", console.team, name="team"),
     path("audit/", console.audit, name="audit"),
 ]

@@ -48,8 +48,15 @@ class User(AbstractUser):
         ).hexdigest()
 
 
+TEAM_NAME_MAX = 100
+
+
 class Team(models.Model):
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=TEAM_NAME_MAX)
+    # Anyone may make an account in this team from the sign-in page (its admins turn it on).
+    open_signup = models.BooleanField(default=False)
+    # Whether members may use provider keys of their own in this team's chat.
+    personal_keys_allowed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

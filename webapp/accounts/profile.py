@@ -8,15 +8,26 @@ from django.db.models import F
 from .models import DISPLAY_NAME_MAX, User
 
 
-def profile_rename(*, user: User, display_name: str) -> None:
-    """Set the name shown for ``user`` (empty: their username). Raises ValidationError and
-    changes nothing for a name that is too long or holds characters that cannot be stored."""
+def display_name_clean(display_name: str) -> str:
+    """The name as stored: runs of spaces made one. ValidationError for a name that is too
+    long or holds characters that cannot be stored."""
     name = " ".join(display_name.split())
     if len(name) > DISPLAY_NAME_MAX:
         raise ValidationError(f"A name can be at most {DISPLAY_NAME_MAX} characters.")
-    if "\x00" in display_name or any(0xD800 <= ord(c) <= 0xDFFF for c in display_name):
+    if not storable(display_name):
         raise ValidationError("That name holds characters that cannot be stored.")
-    user.display_name = name
+    return name
+
+
+def storable(text: str) -> bool:
+    """No NUL and no lone surrogate: what PostgreSQL (and UTF-8) cannot keep."""
+    return "\x00" not in text and not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def profile_rename(*, user: User, display_name: str) -> None:
+    """Set the name shown for ``user`` (empty: their username). Raises ValidationError and
+    changes nothing for a name that is too long or holds characters that cannot be stored."""
+    user.display_name = display_name_clean(display_name)
     user.save(update_fields=["display_name"])
 
 

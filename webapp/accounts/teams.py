@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .audit import audit_record
-from .models import Membership, Team, User
+from .models import TEAM_NAME_MAX, Membership, Team, User
+from .profile import storable
 
 
 class TeamError(Exception):
@@ -164,3 +165,30 @@ def member_remove(*, actor: Membership, membership_id: int) -> Membership:
             details={"role": member.role, "left": member.user_id == actor.user_id},
         )
     return member
+
+
+def team_settings_change(*, actor: Membership, name: str, open_signup: bool, personal_keys_allowed: bool) -> Team:
+    """Rename the team and set what it allows; each change is one audit event. TeamError,
+    and nothing changed, for a name that is empty, too long or cannot be stored."""
+    name = " ".join(name.split())
+    if not name:
+        raise TeamError("A team needs a name.")
+    if len(name) > TEAM_NAME_MAX:
+        raise TeamError(f"A team's name can be at most {TEAM_NAME_MAX} characters.")
+    if not storable(name):
+        raise TeamError("That name holds characters that cannot be stored.")
+    with transaction.atomic():
+        team = Team.objects.select_for_update().get(pk=actor.team_id)
+        changes = []
+        if team.name != name:
+            changes.append(("team.rename", {"from": team.name, "to": name}))
+        if team.open_signup != open_signup:
+            changes.append(("team.signup", {"open": open_signup}))
+        if team.personal_keys_allowed != personal_keys_allowed:
+            changes.append(("team.personal_keys", {"allowed": personal_keys_allowed}))
+        team.name, team.open_signup, team.personal_keys_allowed = name, open_signup, personal_keys_allowed
+        team.save(update_fields=["name", "open_signup", "personal_keys_allowed"])
+        for action, details in changes:
+            audit_record(team=team, actor=actor, action=action, subject=team.name, details=details)
+    actor.team = team
+    return team

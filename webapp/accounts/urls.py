@@ -9,4 +9,5 @@ urlpatterns = [
     path("profile/password/", views.password_change, name="password"),
     path("profile/sign-out-others/", views.sign_out_others, name="sign_out_others"),
     path("team/", views.team_choose, name="team_switch"),
+    path("signup/<int:team_id>/", views.signup, name="signup"),
 ]
