@@ -219,6 +219,8 @@ INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
 # Open sign-up (off until a team's admins turn it on): attempts per client address in a window.
 SIGNUP_ADDRESS_LIMIT = env_int("SIGNUP_ADDRESS_LIMIT", 10)
 SIGNUP_WINDOW_MINUTES = env_int("SIGNUP_WINDOW_MINUTES", 60)
+# The longest team instructions and personal custom instructions, in characters.
+INSTRUCTIONS_MAX_CHARS = env_int("INSTRUCTIONS_MAX_CHARS", 4000)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -115,13 +115,14 @@ def remove(request, actor: Membership, membership_id: int):
 
 @runs_the_team
 def team(request, actor: Membership):
-    """The team's own settings: its name, open sign-up, members' own provider keys."""
+    """The team's own settings: its name, open sign-up, members' own provider keys, its instructions."""
     status, entered = 200, None
     if request.method == "POST":
         entered = {
             "name": request.POST.get("name", ""),
             "open_signup": request.POST.get("open_signup") == "on",
             "personal_keys_allowed": request.POST.get("personal_keys_allowed") == "on",
+            "instructions": request.POST.get("instructions", ""),
         }
         try:
             team_settings_change(actor=actor, **entered)
@@ -136,12 +137,19 @@ def team(request, actor: Membership):
         "name": team.name,
         "open_signup": team.open_signup,
         "personal_keys_allowed": team.personal_keys_allowed,
+        "instructions": team.instructions,
     }
     signup_link = request.build_absolute_uri(reverse("accounts:signup", args=[team.pk]))
     return render(
         request,
         "manage/team.html",
-        {"actor": actor, "team": team, "shown": shown, "signup_link": signup_link},
+        {
+            "actor": actor,
+            "team": team,
+            "shown": shown,
+            "signup_link": signup_link,
+            "instructions_max": settings.INSTRUCTIONS_MAX_CHARS,
+        },
         status=status,
     )
 
@@ -203,6 +211,7 @@ AUDIT_ACTIONS = {
     "team.rename": "Team renamed",
     "team.signup": "Open sign-up turned on or off",
     "team.personal_keys": "Own provider keys allowed or not",
+    "team.instructions": "Team instructions changed",
 }
 
 

@@ -22,6 +22,8 @@ class User(AbstractUser):
     # Set when they are removed from the last team they were in: the chat is closed to them
     # (webapp/accounts/middleware.py) until they are in a team again.
     teamless_since = models.DateTimeField(null=True, blank=True)
+    # "Custom instructions": what they want every reply to know (INSTRUCTIONS_MAX_CHARS).
+    instructions = models.TextField(blank=True)
 
     @property
     def shown_name(self) -> str:
@@ -57,6 +59,8 @@ class Team(models.Model):
     open_signup = models.BooleanField(default=False)
     # Whether members may use provider keys of their own in this team's chat.
     personal_keys_allowed = models.BooleanField(default=False)
+    # Set by its admins, sent before each person's own (INSTRUCTIONS_MAX_CHARS).
+    instructions = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

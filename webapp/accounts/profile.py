@@ -1,11 +1,14 @@
-"""What a person changes about their own account: the name others see, and their sign-ins."""
+"""What a person changes about their own account: the name others see, their custom
+instructions, and their sign-ins."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db.models import F
 
+from .instructions import instructions_clean
 from .models import DISPLAY_NAME_MAX, User
+from .text import storable
 
 
 def display_name_clean(display_name: str) -> str:
@@ -17,11 +20,6 @@ def display_name_clean(display_name: str) -> str:
     if not storable(display_name):
         raise ValidationError("That name holds characters that cannot be stored.")
     return name
-
-
-def storable(text: str) -> bool:
-    """No NUL and no lone surrogate: what PostgreSQL (and UTF-8) cannot keep."""
-    return "\x00" not in text and not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
 def profile_rename(*, user: User, display_name: str) -> None:
@@ -38,3 +36,10 @@ def sessions_end_others(*, user: User) -> None:
     user.session_epoch = F("session_epoch") + 1  # atomic; save() sends post_save, which tells the sockets
     user.save(update_fields=["session_epoch"])
     user.refresh_from_db(fields=["session_epoch"])
+
+
+def profile_instructions_set(*, user: User, instructions: str) -> None:
+    """Set the person's custom instructions (empty: none). ValidationError, and nothing
+    changed, when they are too long or hold characters that cannot be stored."""
+    user.instructions = instructions_clean(instructions)
+    user.save(update_fields=["instructions"])

@@ -9,12 +9,14 @@ removing them from their only team, since the chat is closed to someone in no te
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from .audit import audit_record
+from .instructions import instructions_clean
 from .models import TEAM_NAME_MAX, Membership, Team, User
-from .profile import storable
+from .text import storable
 
 
 class TeamError(Exception):
@@ -167,9 +169,12 @@ def member_remove(*, actor: Membership, membership_id: int) -> Membership:
     return member
 
 
-def team_settings_change(*, actor: Membership, name: str, open_signup: bool, personal_keys_allowed: bool) -> Team:
-    """Rename the team and set what it allows; each change is one audit event. TeamError,
-    and nothing changed, for a name that is empty, too long or cannot be stored."""
+def team_settings_change(
+    *, actor: Membership, name: str, open_signup: bool, personal_keys_allowed: bool, instructions: str
+) -> Team:
+    """Rename the team, set what it allows and its instructions; each change is one audit
+    event (instructions by their length, not their text). TeamError, and nothing changed,
+    for a name or instructions that are refused."""
     name = " ".join(name.split())
     if not name:
         raise TeamError("A team needs a name.")
@@ -177,6 +182,10 @@ def team_settings_change(*, actor: Membership, name: str, open_signup: bool, per
         raise TeamError(f"A team's name can be at most {TEAM_NAME_MAX} characters.")
     if not storable(name):
         raise TeamError("That name holds characters that cannot be stored.")
+    try:
+        instructions = instructions_clean(instructions)
+    except ValidationError as error:
+        raise TeamError(error.messages[0]) from None
     with transaction.atomic():
         team = Team.objects.select_for_update().get(pk=actor.team_id)
         changes = []
@@ -186,8 +195,11 @@ def team_settings_change(*, actor: Membership, name: str, open_signup: bool, per
             changes.append(("team.signup", {"open": open_signup}))
         if team.personal_keys_allowed != personal_keys_allowed:
             changes.append(("team.personal_keys", {"allowed": personal_keys_allowed}))
+        if team.instructions != instructions:
+            changes.append(("team.instructions", {"characters": len(instructions)}))
         team.name, team.open_signup, team.personal_keys_allowed = name, open_signup, personal_keys_allowed
-        team.save(update_fields=["name", "open_signup", "personal_keys_allowed"])
+        team.instructions = instructions
+        team.save(update_fields=["name", "open_signup", "personal_keys_allowed", "instructions"])
         for action, details in changes:
             audit_record(team=team, actor=actor, action=action, subject=team.name, details=details)
     actor.team = team

@@ -4,6 +4,7 @@ teams), signing in, and joining: by invitation or, where a team allows it, by si
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .invitations import InvitationGone, invitation_accept, invitation_usable
 from .models import DISPLAY_NAME_MAX, Invitation, Team
-from .profile import profile_rename, sessions_end_others
+from .profile import profile_instructions_set, profile_rename, sessions_end_others
 from .signup import signup_attempt_allowed, signup_create, signup_team, signup_teams
 from .teams import NotInTeam, team_switch, teams_of
 
@@ -27,7 +28,7 @@ class NameForm(forms.Form):
     display_name = forms.CharField(label="Display name", required=False, max_length=DISPLAY_NAME_MAX, strip=False)
 
 
-def _page(request, *, name_form=None, password_form=None, status=200):
+def _page(request, *, name_form=None, password_form=None, instructions=None, status=200):
     return render(
         request,
         "accounts/profile.html",
@@ -35,6 +36,8 @@ def _page(request, *, name_form=None, password_form=None, status=200):
             "name_form": name_form or NameForm(initial={"display_name": request.user.display_name}),
             "password_form": password_form or PasswordChangeForm(request.user),
             "my_teams": teams_of(request.user),
+            "instructions": instructions or {"text": request.user.instructions, "errors": []},
+            "instructions_max": settings.INSTRUCTIONS_MAX_CHARS,
         },
         status=status,
     )
@@ -66,6 +69,20 @@ def password_change(request):
     user = form.save()
     update_session_auth_hash(request, user)  # this browser stays signed in; the others do not
     messages.success(request, "Your password is changed. Your other sessions are signed out.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def instructions(request):
+    text = request.POST.get("instructions", "")
+    try:
+        profile_instructions_set(user=request.user, instructions=text)
+    except ValidationError as error:
+        return _page(request, instructions={"text": text, "errors": error.messages}, status=400)
+    messages.success(
+        request, "Your custom instructions are saved." if text.strip() else "Your custom instructions are cleared."
+    )
     return redirect("accounts:profile")
 
 
