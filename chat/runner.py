@@ -141,6 +141,8 @@ class TurnRunner:
         """The whole branch, for a gateway that streams chat completions (nothing is stored upstream)."""
         c = self.context
         history = tuple(Message("assistant" if role == "assistant" else "user", text) for role, text in c.history)
+        if c.instructions:
+            history = (Message("system", c.instructions), *history)
         return ChatRequest(model=self.upstream_model, messages=history, reasoning_effort=c.reasoning_effort)
 
     def _request(self, *, chained: bool) -> ResponsesRequest:
@@ -157,7 +159,12 @@ class TurnRunner:
             )
         history = tuple(Message("assistant" if role == "assistant" else "user", text) for role, text in c.history)
         return ResponsesRequest(
-            model=self.upstream_model, input=history, store=True, reasoning_effort=c.reasoning_effort, tools=tools
+            model=self.upstream_model,
+            input=history,
+            instructions=c.instructions,
+            store=True,
+            reasoning_effort=c.reasoning_effort,
+            tools=tools,
         )
 
     async def _stream(self) -> TurnOutcome:

@@ -123,6 +123,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
     "webapp.middleware.PrivatePagesMiddleware",
+    "webapp.accounts.middleware.TeamlessMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -216,6 +217,11 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "grok-team-chat@localhost")
 INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+# Open sign-up (off until a team's admins turn it on): attempts per client address in a window.
+SIGNUP_ADDRESS_LIMIT = env_int("SIGNUP_ADDRESS_LIMIT", 10)
+SIGNUP_WINDOW_MINUTES = env_int("SIGNUP_WINDOW_MINUTES", 60)
+# The longest team instructions and personal custom instructions, in characters.
+INSTRUCTIONS_MAX_CHARS = env_int("INSTRUCTIONS_MAX_CHARS", 4000)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -13,7 +13,7 @@ def healthz(request):
 
 
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", account_views.SignIn.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/keys/", provider_views.own_keys, name="own_keys"),
     path("accounts/keys/<int:credential_id>/delete", provider_views.own_key_delete, name="own_key_delete"),

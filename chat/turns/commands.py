@@ -16,6 +16,8 @@ from chat.catalog import Offer, find_model
 from chat.grok import LanguageModel
 from chat.models import Conversation, Message
 from chat.serializers import message_json
+from webapp.accounts.instructions import instructions_for
+from webapp.accounts.models import User
 
 from .errors import TurnError
 from .selectors import TurnContext, turn_context
@@ -207,6 +209,13 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
     return results  # type: ignore[return-value]
 
 
+def _instructions(users) -> dict[int, str | None]:
+    """Each person's instructions as they are now (not as their socket's copy of them was)."""
+    ids = {u.pk for u in users if u is not None}
+    rows = User.objects.filter(pk__in=ids).select_related("active_team")
+    return {u.pk: instructions_for(u, u.active_team) for u in rows}
+
+
 def _repeat(user, client_uuid: uuid.UUID, error: Exception) -> TurnStarted | Exception:
     """The turn already started with ``client_uuid``, if there is one; else what refused
     this start. Raises nothing: the other starts of the batch must get their answers."""
@@ -237,6 +246,7 @@ def _start_new_conversations(
     requests: list[StartRequest], checked: list[tuple[int, uuid.UUID, str, str | None]], runner: str
 ) -> list[TurnStarted]:
     now = timezone.now()
+    instructions = _instructions([requests[i].user for i, *_ in checked])
     # Nothing runs in them and there is no parent; their first two seqs are the two frames below.
     conversations = Conversation.objects.bulk_create(
         [
@@ -280,6 +290,7 @@ def _start_new_conversations(
             conversation_id=conversation.pk,
             user_id=conversation.owner_id,
             team_id=requests[i].user.active_team_id,
+            instructions=instructions.get(requests[i].user.pk),
             model=model_id,
             reasoning_effort=effort,
             web_search=bool(answer.options.get("web_search")),
@@ -388,7 +399,9 @@ def turn_retry(*, user, message_id: Any, runner: str = "") -> TurnStarted:
         answer.save(force_insert=True)
         events.publish_on_commit(_started(conversation, seq, None, answer, replaces=failed.pk))
         # Read before it commits: a reply committed streaming must have a runner to start.
-        context = turn_context(message=answer, team_id=user.active_team_id)
+        context = turn_context(
+            message=answer, team_id=user.active_team_id, instructions=_instructions([user]).get(user.pk)
+        )
     return TurnStarted(conversation, None, answer, context=context)
 
 

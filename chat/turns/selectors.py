@@ -20,6 +20,7 @@ class TurnContext:
     conversation_id: int
     user_id: int
     team_id: int | None  # whose credentials (and, later, budgets) the turn uses: the person's active team
+    instructions: str | None  # the team's and the person's, as the Responses API's ``instructions``
     model: str
     reasoning_effort: str | None
     web_search: bool
@@ -169,7 +170,7 @@ def _pieces(conversation_id: int, seq: int, messages: list[Message]) -> list[fra
     ]
 
 
-def turn_context(*, message: Message, team_id: int | None) -> TurnContext:
+def turn_context(*, message: Message, team_id: int | None, instructions: str | None = None) -> TurnContext:
     """What the runner of the reply ``message`` (its conversation loaded) starts from: the branch it answers."""
     path = _branch(message)
     user_message = path[-2]
@@ -187,6 +188,7 @@ def turn_context(*, message: Message, team_id: int | None) -> TurnContext:
         conversation_id=message.conversation_id,
         user_id=message.conversation.owner_id,
         team_id=team_id,
+        instructions=instructions,
         model=message.model,
         reasoning_effort=options.get("reasoning_effort"),
         web_search=bool(options.get("web_search")),

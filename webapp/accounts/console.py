@@ -11,12 +11,22 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from .audit import audit_choices, audit_events
 from .invitations import invitation_create, invitation_revoke, invitations_open
 from .models import Membership
-from .teams import NotInTeam, TeamError, member_role_change, member_set_active, membership_running, team_people
+from .teams import (
+    NotInTeam,
+    TeamError,
+    member_remove,
+    member_role_change,
+    member_set_active,
+    membership_running,
+    team_people,
+    team_settings_change,
+)
 
 
 def runs_the_team(view):
@@ -86,6 +96,64 @@ def reactivate(request, actor: Membership, membership_id: int):
     )
 
 
+@runs_the_team
+@require_POST
+def remove(request, actor: Membership, membership_id: int):
+    try:
+        member = member_remove(actor=actor, membership_id=membership_id)
+    except NotInTeam:
+        raise Http404("No such person") from None
+    except TeamError as error:
+        messages.error(request, error.message)
+        return redirect("manage:people")
+    if member.user_id == actor.user_id:
+        messages.success(request, f"You have left {actor.team.name}.")
+        return redirect("chat:home")  # this console is no longer theirs
+    messages.success(request, f"{member.user.shown_name} is no longer in {actor.team.name}.")
+    return redirect("manage:people")
+
+
+@runs_the_team
+def team(request, actor: Membership):
+    """The team's own settings: its name, open sign-up, members' own provider keys, its instructions."""
+    status, entered = 200, None
+    if request.method == "POST":
+        entered = {
+            "name": request.POST.get("name", ""),
+            "open_signup": request.POST.get("open_signup") == "on",
+            "personal_keys_allowed": request.POST.get("personal_keys_allowed") == "on",
+            "instructions": request.POST.get("instructions", ""),
+        }
+        try:
+            team_settings_change(actor=actor, **entered)
+        except TeamError as error:
+            messages.error(request, error.message)
+            status = 400
+        else:
+            messages.success(request, "The team's settings are saved.")
+            return redirect("manage:team")
+    team = actor.team
+    shown = entered or {
+        "name": team.name,
+        "open_signup": team.open_signup,
+        "personal_keys_allowed": team.personal_keys_allowed,
+        "instructions": team.instructions,
+    }
+    signup_link = request.build_absolute_uri(reverse("accounts:signup", args=[team.pk]))
+    return render(
+        request,
+        "manage/team.html",
+        {
+            "actor": actor,
+            "team": team,
+            "shown": shown,
+            "signup_link": signup_link,
+            "instructions_max": settings.INSTRUCTIONS_MAX_CHARS,
+        },
+        status=status,
+    )
+
+
 def _link(request, token: str) -> str:
     return request.build_absolute_uri(f"/invite/{token}/")
 
@@ -138,6 +206,12 @@ AUDIT_ACTIONS = {
     "member.role": "Role changed",
     "member.deactivate": "Deactivated",
     "member.reactivate": "Reactivated",
+    "member.remove": "Removed from the team",
+    "member.signup": "Signed up",
+    "team.rename": "Team renamed",
+    "team.signup": "Open sign-up turned on or off",
+    "team.personal_keys": "Own provider keys allowed or not",
+    "team.instructions": "Team instructions changed",
 }
 
 

@@ -7,15 +7,15 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from .audit import audit_record
 from .models import Invitation, Membership, User
+from .signup import account_create
 from .teams import TeamError
 
 
@@ -117,31 +117,12 @@ def _check(invitation: Invitation) -> None:
 def invitation_accept(*, token: str, username: str, password: str) -> User:
     """Join: a new account with that username and password, a member of the team with the
     invitation's role. ValidationError (with the field) and nothing changed when refused."""
-    username = username.strip()
-    if not username:
-        raise ValidationError({"username": "Choose a username."})
-    try:
-        User.username_validator(username)
-    except ValidationError as error:
-        raise ValidationError({"username": error.messages}) from None
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().select_related("team").get(token=token)
         _check(invitation)  # single use: the row is locked until this commits
-        candidate = User(username=username, email=invitation.email)
-        try:
-            validate_password(password, candidate)
-        except ValidationError as error:
-            raise ValidationError({"password": error.messages}) from None
-        if User.objects.filter(username__iexact=username).exists():
-            raise ValidationError({"username": "That username is taken; choose another."})
-        try:
-            with transaction.atomic():
-                user = User.objects.create_user(
-                    username, email=invitation.email, password=password, active_team=invitation.team
-                )
-        except IntegrityError:
-            raise ValidationError({"username": "That username is taken; choose another."}) from None
-        Membership.objects.create(team=invitation.team, user=user, role=invitation.role)
+        user = account_create(
+            username=username, password=password, team=invitation.team, role=invitation.role, email=invitation.email
+        )
         invitation.accepted_at, invitation.accepted_by = timezone.now(), user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
         audit_record(

@@ -19,6 +19,11 @@ class User(AbstractUser):
     # Raised by "sign out of other sessions": every session signed in before no longer
     # holds, as after a password change (it is part of the session auth hash).
     session_epoch = models.PositiveIntegerField(default=0)
+    # Set when they are removed from the last team they were in: the chat is closed to them
+    # (webapp/accounts/middleware.py) until they are in a team again.
+    teamless_since = models.DateTimeField(null=True, blank=True)
+    # "Custom instructions": what they want every reply to know (INSTRUCTIONS_MAX_CHARS).
+    instructions = models.TextField(blank=True)
 
     @property
     def shown_name(self) -> str:
@@ -45,8 +50,17 @@ class User(AbstractUser):
         ).hexdigest()
 
 
+TEAM_NAME_MAX = 100
+
+
 class Team(models.Model):
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=TEAM_NAME_MAX)
+    # Anyone may make an account in this team from the sign-in page (its admins turn it on).
+    open_signup = models.BooleanField(default=False)
+    # Whether members may use provider keys of their own in this team's chat.
+    personal_keys_allowed = models.BooleanField(default=False)
+    # Set by its admins, sent before each person's own (INSTRUCTIONS_MAX_CHARS).
+    instructions = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

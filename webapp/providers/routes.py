@@ -52,8 +52,6 @@ def _usable(team_id: int, user_id: int | None, personal_allowed: bool) -> list[C
 def _personal_allowed(team_id: int) -> bool:
     from webapp.accounts.models import Team
 
-    if not hasattr(Team, "personal_keys_allowed"):
-        return False
     return bool(Team.objects.filter(pk=team_id).values_list("personal_keys_allowed", flat=True).first())
 
 

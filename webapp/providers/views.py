@@ -19,7 +19,7 @@ PERSONAL_PRESETS = (Preset.XAI, Preset.OPENROUTER, Preset.COMETAPI)
 
 def _allowed(request) -> bool:
     team = request.user.active_team
-    return team is not None and bool(getattr(team, "personal_keys_allowed", False))
+    return team is not None and team.personal_keys_allowed
 
 
 @login_required

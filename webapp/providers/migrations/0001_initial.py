@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0006_audit'),
+        ('accounts', '0006_audit_signup_instructions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

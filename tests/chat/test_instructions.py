@@ -1,0 +1,50 @@
+"""The team's and the person's instructions reach the upstream with every turn."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+
+from webapp.accounts.models import Membership, Team
+
+from .conftest import Socket
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+async def reply_to(user, text: str) -> str:
+    socket = Socket(user)
+    assert await socket.connect()
+    await socket.send(
+        {
+            "type": "turn.start",
+            "client_id": str(uuid.uuid4()),
+            "conversation": None,
+            "text": text,
+            "model": "grok-4.3",
+            "options": {},
+        }
+    )
+    end = await socket.until(lambda f: f["type"] in ("turn.done", "turn.failed"))
+    await socket.close()
+    assert end["type"] == "turn.done", end
+    return end["content"]
+
+
+async def test_the_same_message_gets_another_reply_once_instructions_are_set(alice):
+    @database_sync_to_async
+    def instruct(team_text: str, own_text: str):
+        team = Team.objects.create(name="Ours", instructions=team_text)
+        Membership.objects.create(team=team, user=alice, role="owner")
+        alice.active_team, alice.instructions = team, own_text
+        alice.save()
+
+    plain = await reply_to(alice, "Tell me about tea")
+    assert await reply_to(alice, "Tell me about tea") == plain  # deterministic without instructions
+    await instruct("Answer as a pirate.", "")
+    by_team = await reply_to(alice, "Tell me about tea")
+    await instruct("Answer as a pirate.", "Keep it short.")
+    by_both = await reply_to(alice, "Tell me about tea")
+    assert len({plain, by_team, by_both}) == 3
