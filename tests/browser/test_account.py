@@ -140,3 +140,81 @@ def test_an_owner_invites_someone_who_joins_from_the_link_in_another_browser(bro
     expect(page.get_by_role("alert")).to_contain_text("has been used")  # once only
     theirs.close()
     ours.close()
+
+
+def test_an_owner_opens_sign_up_and_a_newcomer_on_a_phone_creates_an_account(browser, app_url, app_env):
+    tag = uuid.uuid4().hex[:6]
+    owner, newcomer = f"nora{tag}", f"paul{tag}"
+    _people(app_env, (owner, "owner"))
+    ours, console = _sign_in(browser, app_url, owner)
+    console.goto(app_url + "/manage/team/")
+    console.get_by_label("Anyone may create an account in this team").check()
+    console.get_by_label("Instructions for every reply in this team").fill("Answer in British English.")
+    console.get_by_role("button", name="Save settings").click()
+    expect(console.get_by_text("The team's settings are saved.")).to_be_visible()
+
+    theirs = browser.new_context(viewport={"width": 390, "height": 844})
+    page = theirs.new_page()
+    page.goto(app_url + "/accounts/login/")
+    link = page.get_by_role("link", name=f"Create an account in Team {tag}")
+    if not link.count():  # the only team taking sign-ups: one plain link
+        link = page.get_by_role("link", name="Create an account")
+    link.click()
+    expect(page.get_by_text(f"Create an account in Team {tag}")).to_be_visible()
+    page.get_by_label("Username").fill(newcomer)
+    page.get_by_label("Display name (optional)").fill("Paul")
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_label("Password again").fill("short")
+    page.get_by_role("button", name="Create the account").click()
+    expect(page.get_by_role("alert")).to_contain_text("too short")
+    page.get_by_label("Password", exact=True).fill("a long enough passphrase")
+    page.get_by_label("Password again").fill("a long enough passphrase")
+    page.get_by_role("button", name="Create the account").click()
+    ready(page)  # in the chat, signed in
+    expect(page.get_by_role("link", name="Paul")).to_be_visible()
+
+    console.goto(app_url + "/manage/audit/")
+    expect(console.locator("[data-action='member.signup']")).to_contain_text(newcomer)
+    expect(console.locator("[data-action='team.signup']")).to_contain_text(owner)
+    theirs.close()
+    ours.close()
+
+
+def test_someone_in_two_teams_switches_from_the_chat_and_an_admin_reads_the_log_on_a_phone(browser, app_url, app_env):
+    tag = uuid.uuid4().hex[:6]
+    owner, both = f"rita{tag}", f"sam{tag}"
+    _people(app_env, (owner, "owner"), (both, "member"))
+    _manage(
+        app_env,
+        "shell",
+        "-c",
+        "from webapp.accounts.models import Team, Membership, User\n"
+        f"t = Team.objects.create(name='Other {tag}')\n"
+        f"Membership.objects.create(team=t, user=User.objects.get(username={both!r}), role='admin')",
+    )
+    theirs, chat = _sign_in(browser, app_url, both)
+    expect(chat.get_by_role("link", name="Manage team")).to_have_count(0)  # a member in the active team
+    chat.get_by_label("Team").select_option(label=f"Other {tag}")
+    chat.get_by_role("button", name="Switch team").click()
+    ready(chat)
+    chat.get_by_role("link", name="Manage team").click()  # an admin there
+    expect(chat.get_by_role("heading", name=f"Other {tag}: people")).to_be_visible()
+
+    ours = browser.new_context(viewport={"width": 390, "height": 844})
+    console = ours.new_page()
+    console.goto(app_url + "/accounts/login/")
+    console.get_by_label("Username").fill(owner)
+    console.get_by_label("Password").fill(PASSWORD)
+    console.get_by_role("button", name="Sign in").click()
+    console.wait_for_url(app_url + "/")
+    console.goto(app_url + "/manage/")
+    console.get_by_role("button", name=f"Remove {both} from the team").click()
+    expect(console.get_by_text(f"{both} is no longer in Team {tag}.")).to_be_visible()
+    console.get_by_role("link", name="Audit log").click()
+    console.get_by_label("Action").select_option(label="Removed from the team")
+    console.get_by_role("button", name="Show").click()
+    row = console.locator("[data-action='member.remove']")
+    expect(row).to_contain_text(both)
+    assert row.bounding_box()["width"] <= 390  # readable on the phone, no sideways scrolling
+    theirs.close()
+    ours.close()

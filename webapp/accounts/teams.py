@@ -164,7 +164,10 @@ def member_remove(*, actor: Membership, membership_id: int) -> Membership:
             actor=actor,
             action="member.remove",
             subject=user.username,
-            details={"role": member.role, "left": member.user_id == actor.user_id},
+            details={
+                "role": member.role,
+                **({"left": "of their own accord"} if member.user_id == actor.user_id else {}),
+            },
         )
     return member
 
