@@ -22,7 +22,8 @@ def _conversation_or_404(request: HttpRequest, conversation_id: int):
 
 
 def _page(request: HttpRequest, conversation=None) -> HttpResponse:
-    models = async_to_sync(catalog.language_models_or_none)()
+    offer = async_to_sync(catalog.offer_for)(request.user.active_team_id)
+    models = offer.models
     state = conversation_state(conversation).frame if conversation else None  # its long texts come by socket
     return render(
         request,
@@ -33,8 +34,14 @@ def _page(request: HttpRequest, conversation=None) -> HttpResponse:
             "boot": {
                 "conversation": conversation_json(conversation) if conversation else None,
                 "state": state,
-                "models": [catalog.model_as_json(m) for m in models or []],
-                "models_error": None if models is not None else "Grok's model list cannot be reached right now.",
+                "models": [catalog.model_as_json(m, offer) for m in models or []],
+                "models_error": (
+                    "Your team has no provider key yet: an admin adds one in Manage team → Provider keys."
+                    if offer.no_key
+                    else None
+                    if models is not None
+                    else "Grok's model list cannot be reached right now."
+                ),
             },
         },
     )
