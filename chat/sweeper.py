@@ -1,20 +1,25 @@
-"""The single-machine mode's sweep of replies whose runner died: this process is the only
-one, so at start every reply still running was interrupted, and later any whose heartbeat
-stops (a bug, a stuck runner). The production shape sweeps from Celery beat instead
-(``jobs.tasks.sweep_interrupted_turns``): one sweep per shape."""
+"""The single-machine mode's housekeeping: provider keys checked again when due, and the
+sweep of replies whose runner died. This process is the only one, so at start every reply
+still running was interrupted, and later any whose heartbeat stops (a bug, a stuck
+runner). The production shape does both from Celery beat instead
+(``jobs.tasks.sweep_interrupted_turns``, ``jobs.tasks.check_provider_keys``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from django.conf import settings
+
+from webapp.providers.credentials import credentials_check_due
 
 from .sync import database
 from .turns.finishing import turns_sweep_interrupted
 
 log = logging.getLogger(__name__)
 INTERVAL = 30.0
+KEY_CHECK_INTERVAL = 600.0  # as often as beat does it in the production shape
 _task: asyncio.Task | None = None
 
 
@@ -27,7 +32,14 @@ def start() -> None:
 
 async def _loop() -> None:
     stale_after: float | None = 0  # the first pass: everything left running by an earlier process
+    keys_checked = 0.0
     while True:
+        if time.monotonic() - keys_checked >= KEY_CHECK_INTERVAL:
+            keys_checked = time.monotonic()
+            try:
+                await credentials_check_due()
+            except Exception:
+                log.exception("checking provider keys failed")
         try:
             swept = await database(turns_sweep_interrupted)(stale_after=stale_after)
             if swept:

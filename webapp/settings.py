@@ -195,6 +195,7 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-interrupted-turns": {"task": "jobs.tasks.sweep_interrupted_turns", "schedule": 30.0},
+    "check-provider-keys": {"task": "jobs.tasks.check_provider_keys", "schedule": 600.0},
 }
 
 # --- Accounts and sign-in.
@@ -330,6 +331,8 @@ SECRET_ENCRYPTION_KEYS_REQUIRED = env_bool("SECRET_ENCRYPTION_KEYS_REQUIRED", Fa
 # Whether an admin may point a credential at a private, loopback or link-local address
 # (http allowed too): only in the single-machine mode, where the local simulator is one.
 PROVIDER_PRIVATE_URLS_ALLOWED = env_bool("PROVIDER_PRIVATE_URLS_ALLOWED", not DATABASE_URL)
+# How often each key is checked again (GET /v1/api-key for xAI) and its models read again.
+PROVIDER_CHECK_SECONDS = env_int("PROVIDER_CHECK_SECONDS", 6 * 3600)
 
 # --- Turns.
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32_000)

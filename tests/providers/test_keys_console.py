@@ -207,3 +207,35 @@ async def test_turns_go_through_the_teams_key_and_no_frame_carries_it(team, simu
     assert SECRET[4:-4] not in repr(socket.frames)
     [asked] = simulator.requests_with("Through the team key")
     assert asked["status"] == 200
+
+
+def test_a_service_account_whose_token_uri_is_not_googles_is_refused_in_production(team, settings, simulator):
+    from tests.grok.google_accounts import service_account_info
+
+    settings.PROVIDER_PRIVATE_URLS_ALLOWED = False
+    info = service_account_info(simulator, register=False)  # its token_uri is the simulator's
+    response = as_(team["alice"]).post(
+        reverse("manage:keys"), {"preset": "vertex", "secret": __import__("json").dumps(info), "vertex_project": "p"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 400 and "must be https://oauth2.googleapis.com/token" in page
+    assert info["private_key"][40:80] not in page and not Credential.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keys_are_checked_again_when_due_and_a_revoked_one_says_so(team, simulator, settings):
+    from asgiref.sync import async_to_sync
+    from django.utils import timezone
+
+    from webapp.providers.credentials import credentials_check_due
+
+    working = add_key(team, simulator)
+    revoked = add_key(team, simulator, secret="xai-bad-revoked-000000000000-0000", label="Old")
+    assert revoked.status == "failed" and "refused the key" in revoked.status_text
+    assert async_to_sync(credentials_check_due)() == 0  # both were just checked
+    Credential.objects.update(
+        checked_at=timezone.now() - timezone.timedelta(seconds=settings.PROVIDER_CHECK_SECONDS + 1)
+    )
+    assert async_to_sync(credentials_check_due)() == 2
+    working.refresh_from_db()
+    assert working.status == "ok" and working.checked_at > timezone.now() - timezone.timedelta(seconds=60)

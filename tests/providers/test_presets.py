@@ -21,7 +21,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def forms(simulator) -> dict[str, dict]:
     return {
         "openrouter": {"preset": "openrouter", "secret": "sk-or-v1-" + "o" * 30, "base_url": simulator.url + "/api/v1"},
-        "cometapi": {"preset": "cometapi", "secret": "sk-comet-" + "c" * 30, "base_url": simulator.url + "/cometapi/v1"},
+        "cometapi": {
+            "preset": "cometapi",
+            "secret": "sk-comet-" + "c" * 30,
+            "base_url": simulator.url + "/cometapi/v1",
+        },
         "cloudflare": {
             "preset": "cloudflare",
             "secret": "xai-" + "f" * 30,

@@ -118,6 +118,8 @@ def error_words(error: GrokError) -> str:
     """What went wrong, for an admin: the upstream's own words, never the key."""
     if error.status in (401, 403):
         return "The provider refused the key (it is wrong, revoked or lacks permission)."
+    if error.status == 400:  # xAI answers a wrong key with 400 "Incorrect API key"
+        return "The provider refused the key or the request (a wrong or revoked key, or one for another provider)."
     if error.status == 404:
         return "Nothing answers at that address: check the base URL."
     if error.status == 429:

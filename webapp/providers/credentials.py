@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chat.grok import GrokError
@@ -20,12 +23,17 @@ from webapp.accounts.audit import audit_record
 from webapp.accounts.models import Team
 
 from . import addresses, connection, vault
+from .catalogue import changed as catalogue_changed
 from .models import Credential
 from .presets import CHOICES, Preset
 
 log = logging.getLogger(__name__)
 
-SECRET_MAX = 20_000  # a service account's JSON is about 2,400 characters
+SECRET_MAX = 20_000
+GOOGLE_TOKEN_HOST = "oauth2.googleapis.com"
+CHECKS_PER_PASS = (
+    50  # a pass stays short; the rest are due at the next  # a service account's JSON is about 2,400 characters
+)
 
 
 class CredentialError(ValueError):
@@ -102,9 +110,14 @@ def _service_account(secret: str):
     except ValueError:
         raise CredentialError("Paste the service account's whole JSON key file.", "secret") from None
     try:
-        return check_service_account(secret)
+        account = check_service_account(secret)
     except ValueError as error:
         raise CredentialError(str(error), "secret") from None
+    # The key file decides where the server sends its signed assertions: Google's token
+    # endpoint only, unless the deployment allows private addresses (the simulator's).
+    if not addresses.private_allowed() and urlsplit(account.token_uri).hostname != GOOGLE_TOKEN_HOST:
+        raise CredentialError(f'The key file\'s "token_uri" must be https://{GOOGLE_TOKEN_HOST}/token.', "secret")
+    return account
 
 
 def credential_add(*, team: Team, actor, data: CredentialInput, user=None, check: bool = True) -> Credential:
@@ -204,8 +217,31 @@ def credential_delete(credential: Credential, *, actor) -> None:
 
 def credential_check(credential: Credential) -> Credential:
     """Ask the upstream about the credential, and sync its models: says in words what it found."""
+    _record(credential, async_to_sync(_inspected)(credential))
+    credential.refresh_from_db()
+    return credential
+
+
+def credentials_due() -> list[Credential]:
+    """Enabled credentials whose last check is older than PROVIDER_CHECK_SECONDS (or never made)."""
+    since = timezone.now() - timedelta(seconds=settings.PROVIDER_CHECK_SECONDS)
+    rows = Credential.objects.filter(enabled=True).filter(Q(checked_at__isnull=True) | Q(checked_at__lt=since))
+    return list(rows.order_by("checked_at")[:CHECKS_PER_PASS])
+
+
+async def credentials_check_due() -> int:
+    """Check (and sync the models of) the credentials that are due; run periodically, on beat
+    in the production shape and in the web process otherwise. The upstream calls happen
+    outside the database thread."""
+    due = await sync_to_async(credentials_due)()
+    for credential in due:
+        await sync_to_async(_record)(credential, await _inspected(credential))
+    return len(due)
+
+
+async def _inspected(credential: Credential) -> dict:
     try:
-        status, words, catalogue = async_to_sync(connection.inspect)(credential)
+        status, words, catalogue = await connection.inspect(credential)
     except GrokError as error:
         status, words, catalogue = Credential.Status.FAILED, connection.error_words(error), None
     except vault.SecretUnreadable as error:
@@ -213,9 +249,12 @@ def credential_check(credential: Credential) -> Credential:
     changes = {"status": status, "status_text": words[:500], "checked_at": timezone.now()}
     if catalogue is not None:
         changes.update(catalogue=catalogue, synced_at=changes["checked_at"])
+    return changes
+
+
+def _record(credential: Credential, changes: dict) -> None:
     Credential.objects.filter(pk=credential.pk).update(**changes)
-    credential.refresh_from_db()
-    return credential
+    catalogue_changed(credential.team_id)
 
 
 def credential_import_environment() -> Credential | None:
