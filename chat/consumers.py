@@ -36,7 +36,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        if user is None or not user.is_authenticated or user.teamless_since is not None:
+            # Removed from their last team, a person has no chat (webapp/accounts/middleware.py).
             await self.close(code=SIGNED_OUT)
             return
         self.user = user

@@ -345,8 +345,17 @@ class TurnRunner:
         await events.publish(*ended)
 
 
+# The upstream's words are about an API; a person in the chat needs to know who can fix it.
+_FOR_PEOPLE = {
+    401: "The provider refused your team's key: an admin checks it in Manage team → Provider keys.",
+    403: "The provider refused this request with your team's key (it may not allow this model): "
+    "an admin checks it in Manage team → Provider keys.",
+}
+
+
 def _error_json(error: GrokError) -> dict[str, Any]:
-    return {"code": error.code, "message": error.message, "retryable": error.retryable}
+    message = _FOR_PEOPLE.get(error.status or 0) or error.message
+    return {"code": error.code, "message": message, "retryable": error.retryable}
 
 
 __all__ = ["start", "RUNNING", "TurnRunner"]
