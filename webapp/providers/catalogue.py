@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import transaction
 from django.dispatch import Signal
 
@@ -34,9 +35,21 @@ class ModelRow:
     choice: TeamModel | None
     credentials: list[Credential]  # the team's credentials that serve it
 
+    default: bool = False  # the picker's default: the admins' choice, else the deployment's
+
     @property
     def enabled(self) -> bool:
         return self.choice is None or self.choice.enabled
+
+    @property
+    def prices(self) -> str:
+        m = self.model
+        cached = f" · cached ${m.cached_input_usd_per_million:.2f}" if m.cached_prompt_price else ""
+        return f"${m.input_usd_per_million:.2f} in{cached} · ${m.output_usd_per_million:.2f} out"
+
+    @property
+    def context(self) -> str:
+        return f"{self.model.context_window:,} tokens of context" if self.model.context_window else ""
 
 
 def team_model_rows(team: Team) -> list[ModelRow]:
@@ -53,7 +66,13 @@ def team_model_rows(team: Team) -> list[ModelRow]:
         except GrokError:
             listed = []
         served = {m.id: (m, []) for m in listed}
-    return [ModelRow(model, choices.get(name), creds) for name, (model, creds) in sorted(served.items())]
+    rows = [ModelRow(model, choices.get(name), creds) for name, (model, creds) in sorted(served.items())]
+    offered = [r.model.id for r in rows if r.enabled]
+    chosen = next((r.model.id for r in rows if r.choice and r.choice.is_default and r.enabled), None)
+    fallback = settings.GROK_DEFAULT_MODEL if settings.GROK_DEFAULT_MODEL in offered else (offered or [None])[0]
+    for row in rows:
+        row.default = row.model.id == (chosen or fallback)
+    return rows
 
 
 def model_choice_change(
@@ -93,6 +112,9 @@ def model_choice_change(
                     f"{model} accepts reasoning effort: {', '.join(row.model.reasoning_efforts) or 'none'}."
                 )
             choice.default_effort = effort
+            if row.default:  # the effective default becomes the chosen one, with its effort
+                TeamModel.objects.filter(team=team, is_default=True).exclude(pk=choice.pk).update(is_default=False)
+                choice.is_default = True
             said.append(f"default effort {effort or 'the model’s own'}")
         choice.save()
         audit_record(

@@ -1,0 +1,85 @@
+"""The team's models: a model turned off leaves the picker and is refused; the default model and effort."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from django.urls import reverse
+
+from tests.accounts.conftest import as_
+from tests.chat.conftest import Socket
+from webapp.accounts.models import AuditEvent
+from webapp.providers.models import TeamModel
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def boot(client) -> dict:
+    page = client.get("/").content.decode()
+    return json.loads(re.search(r'<script id="boot" type="application/json">(.*?)</script>', page, re.S).group(1))
+
+
+class Said:
+    def __init__(self, response) -> None:
+        self.text = html.unescape(response.text)
+
+
+def change(client, **data) -> Said:
+    """What the models page says after the change."""
+    return Said(client.post(reverse("manage:model_update"), data, follow=True))
+
+
+def test_a_model_turned_off_leaves_the_picker_and_comes_back_when_turned_on(team):
+    admin, member = as_(team["alice"]), as_(team["bob"])
+    assert "grok-4.3" in {m["id"] for m in boot(member)["models"]}
+    page = change(admin, model="grok-4.3", enabled="0").text
+    assert "grok-4.3: turned off" in page
+    assert "grok-4.3" not in {m["id"] for m in boot(member)["models"]}
+    assert "grok-4.3" in {m["id"] for m in boot(as_(team["carol"]))["models"]}  # another team's picker
+    change(admin, model="grok-4.3", enabled="1")
+    assert "grok-4.3" in {m["id"] for m in boot(member)["models"]}
+    assert list(AuditEvent.objects.filter(action="model.change").values_list("subject", flat=True)) == ["grok-4.3"] * 2
+
+
+def test_the_default_model_and_its_effort_reach_the_picker(team):
+    admin = as_(team["alice"])
+    change(admin, model="grok-4.5", default="1")
+    change(admin, model="grok-4.5", effort="high")
+    models = {m["id"]: m for m in boot(as_(team["bob"]))["models"]}
+    assert models["grok-4.5"]["is_default"] and not models["grok-4.3"]["is_default"]
+    assert models["grok-4.5"]["default_effort"] == "high"
+    # The default cannot be turned off, and an effort the model does not take is refused.
+    assert "Choose another default model" in change(admin, model="grok-4.5", enabled="0").text
+    assert "accepts reasoning effort" in change(admin, model="grok-4.5", effort="enormous").text
+    assert TeamModel.objects.get(model="grok-4.5").enabled
+
+
+def test_bad_model_changes_are_refused_and_change_nothing(team):
+    admin = as_(team["alice"])
+    assert "not offered by any of the team's keys" in change(admin, model="gpt-9", enabled="0").text
+    assert "does not serve this model" in change(admin, model="grok-4.3", credential="999").text
+    assert not TeamModel.objects.exists() and not AuditEvent.objects.filter(action="model.change").exists()
+
+
+async def test_a_turn_with_a_model_turned_off_is_refused_with_a_clear_message(team):
+    await database_sync_to_async(lambda: change(as_(team["alice"]), model="grok-4.3", enabled="0"))()
+    socket = Socket(team["bob"].user)
+    assert await socket.connect()
+    await socket.send(
+        {
+            "type": "turn.start",
+            "client_id": str(uuid.uuid4()),
+            "conversation": None,
+            "text": "Hi",
+            "model": "grok-4.3",
+            "options": {},
+        }
+    )
+    refused = await socket.until(lambda f: f["type"] == "error")
+    await socket.close()
+    assert refused["code"] == "model_disabled" and "turned grok-4.3 off" in refused["message"]
