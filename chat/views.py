@@ -21,6 +21,16 @@ def _conversation_or_404(request: HttpRequest, conversation_id: int):
         raise Http404("No such conversation") from None
 
 
+def _models_error(offer: catalog.Offer) -> str | None:
+    if offer.no_key:
+        return "Your team has no provider key yet: an admin adds one in Manage team → Provider keys."
+    if offer.models is None:
+        return "Grok's model list cannot be reached right now."
+    if not offer.models:
+        return "None of your team's provider keys offers a model right now: an admin checks them in Manage team."
+    return None
+
+
 def _page(request: HttpRequest, conversation=None) -> HttpResponse:
     offer = async_to_sync(catalog.offer_for)(request.user.active_team_id)
     models = offer.models
@@ -35,13 +45,7 @@ def _page(request: HttpRequest, conversation=None) -> HttpResponse:
                 "conversation": conversation_json(conversation) if conversation else None,
                 "state": state,
                 "models": [catalog.model_as_json(m, offer) for m in models or []],
-                "models_error": (
-                    "Your team has no provider key yet: an admin adds one in Manage team → Provider keys."
-                    if offer.no_key
-                    else None
-                    if models is not None
-                    else "Grok's model list cannot be reached right now."
-                ),
+                "models_error": _models_error(offer),
             },
         },
     )

@@ -84,6 +84,11 @@ def _validate(*, text: Any, model: Any, options: Any, offer: Offer, attachments:
         )
     if offer.models is None:
         raise TurnError("upstream_unavailable", "Grok's model list cannot be reached right now; try again shortly.")
+    if not offer.models:
+        raise TurnError(
+            "no_models",
+            "None of your team's provider keys offers a model right now: an admin checks them in Manage team.",
+        )
     if isinstance(model, str) and model in offer.hidden:
         raise TurnError("model_disabled", f"Your team's admins have turned {model} off; pick another model.")
     chosen = find_model(offer.models, model) if isinstance(model, str) else None

@@ -83,3 +83,14 @@ async def test_a_turn_with_a_model_turned_off_is_refused_with_a_clear_message(te
     refused = await socket.until(lambda f: f["type"] == "error")
     await socket.close()
     assert refused["code"] == "model_disabled" and "turned grok-4.3 off" in refused["message"]
+
+
+def test_when_no_key_of_the_team_works_the_picker_says_what_to_do(team, simulator):
+    from webapp.providers.credentials import CredentialInput, credential_add
+
+    owner = team["alice"]
+    bad = CredentialInput("xai", secret="xai-bad-revoked-000000000000-0000", base_url=simulator.v1)
+    credential = credential_add(team=owner.team, actor=owner.user, data=bad)
+    assert credential.status == "failed" and not credential.catalogue
+    state = boot(as_(team["bob"]))
+    assert state["models"] == [] and "None of your team's provider keys offers a model" in state["models_error"]
