@@ -81,6 +81,9 @@ def test_an_admin_adds_a_key_and_sees_only_its_last_four_with_what_the_check_fou
     assert credential.is_default and credential.status == "ok", credential.status_text
     assert "active" in credential.status_text and "Grok model" in credential.status_text
     assert [e.action for e in AuditEvent.objects.filter(team=credential.team)] == ["key.add"]
+    # Replies now come through the team's key: the simulator notice is gone for the team, not for others.
+    assert 'id="simulator-banner"' not in as_(team["bob"]).get("/").content.decode()
+    assert 'id="simulator-banner"' in as_(team["carol"]).get("/").content.decode()
 
 
 def test_bad_input_gets_a_clear_error_and_changes_nothing(team, simulator):
