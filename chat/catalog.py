@@ -14,6 +14,7 @@ from django.core.cache import cache
 
 from chat.grok import GrokError, LanguageModel
 from webapp.providers.catalogue import team_models_changed
+from webapp.providers.credentials import credentials_check
 from webapp.providers.routes import TeamCatalogue, team_catalogue
 
 from .upstream import forget_routes, grok_client
@@ -104,8 +105,11 @@ async def offer_for(team_id: int | None) -> Offer:
         return Offer(await language_models_or_none())
     copy = _team_copies.get(team_id)
     if copy is None or time.monotonic() - copy[0] >= TEAM_SECONDS:
-        copy = (time.monotonic(), await database_sync_to_async(team_catalogue)(team_id))
-        _team_copies[team_id] = copy
+        team = await database_sync_to_async(team_catalogue)(team_id)
+        if team.unsynced:  # a key never checked (XAI_API_KEY's, just imported): read its models now, once
+            await asyncio.shield(_checking(team_id, team.unsynced))
+            team = await database_sync_to_async(team_catalogue)(team_id)
+        copy = _team_copies[team_id] = (time.monotonic(), team)
     team = copy[1]
     if team.models is not None:
         return Offer(team.models, team.hidden, team.default_model, team.default_effort)
@@ -114,6 +118,17 @@ async def offer_for(team_id: int | None) -> Offer:
     listed = await language_models_or_none()
     shown = None if listed is None else [m for m in listed if m.id not in team.hidden]
     return Offer(shown, team.hidden, team.default_model, team.default_effort)
+
+
+_checks: dict[int, asyncio.Task] = {}
+
+
+def _checking(team_id: int, credential_ids: tuple[int, ...]) -> asyncio.Task:
+    """One check of a team's unchecked keys at a time, shared by every caller."""
+    task = _checks.get(team_id)
+    if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+        task = _checks[team_id] = asyncio.get_running_loop().create_task(credentials_check(credential_ids))
+    return task
 
 
 def forget_team(team_id: int, **_) -> None:

@@ -40,6 +40,8 @@ _routes: dict[tuple[int | None, int | None, str], tuple[float, TurnUpstream]] = 
 
 
 async def upstream_for_turn(*, team_id: int | None, user_id: int | None, model: str) -> TurnUpstream:
+    if team_id is None:  # nobody's credentials: no trip to the database
+        return TurnUpstream(grok_client(), model, None)
     key = (team_id, user_id, model)
     cached = _routes.get(key)
     if cached is not None and time.monotonic() - cached[0] < ROUTE_SECONDS:

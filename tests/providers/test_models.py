@@ -94,3 +94,16 @@ def test_when_no_key_of_the_team_works_the_picker_says_what_to_do(team, simulato
     assert credential.status == "failed" and not credential.catalogue
     state = boot(as_(team["bob"]))
     assert state["models"] == [] and "None of your team's provider keys offers a model" in state["models_error"]
+
+
+def test_xai_api_keys_credential_reads_its_models_when_the_team_first_needs_them(team, settings, simulator):
+    """Imported at start without a check (no network at migrate), it is checked at the first page."""
+    from webapp.providers.credentials import credential_import_environment
+    from webapp.providers.models import Credential
+
+    settings.XAI_API_KEY = "xai-from-the-environment-00000-env2"
+    settings.GROK_BASE_URL = simulator.v1
+    credential = credential_import_environment()
+    assert credential.synced_at is None
+    assert "grok-4.3" in {m["id"] for m in boot(as_(team["bob"]))["models"]}
+    assert Credential.objects.get(pk=credential.pk).status == "ok"

@@ -239,6 +239,12 @@ async def credentials_check_due() -> int:
     return len(due)
 
 
+async def credentials_check(ids) -> None:
+    """Check these credentials now (one that was never checked, when a team first needs its models)."""
+    for credential in await sync_to_async(list)(Credential.objects.filter(pk__in=list(ids))):
+        await sync_to_async(_record)(credential, await _inspected(credential))
+
+
 async def _inspected(credential: Credential) -> dict:
     try:
         status, words, catalogue = await connection.inspect(credential)

@@ -38,6 +38,7 @@ class TeamCatalogue:
     hidden: frozenset[str]
     default_model: str | None
     default_effort: str | None
+    unsynced: tuple[int, ...] = ()  # enabled credentials whose models were never read (XAI_API_KEY's, at first)
 
 
 def _usable(team_id: int, user_id: int | None, personal_allowed: bool) -> list[Credential]:
@@ -72,7 +73,8 @@ def team_catalogue(team_id: int | None, user_id: int | None = None) -> TeamCatal
             model = language_model(entry)
             if model.id not in hidden:
                 seen.setdefault(model.id, model)
-    return TeamCatalogue(sorted(seen.values(), key=lambda m: m.id), hidden, default_model, default_effort)
+    unsynced = tuple(c.pk for c in credentials if c.synced_at is None and c.status == Credential.Status.UNCHECKED)
+    return TeamCatalogue(sorted(seen.values(), key=lambda m: m.id), hidden, default_model, default_effort, unsynced)
 
 
 def route_for(team_id: int | None, user_id: int | None, model: str) -> Route | None:
