@@ -117,12 +117,16 @@ class App:
             process.wait(timeout=15)
 
     def sign_in(self, count: int) -> list[str]:
-        """Create ``count`` users with a session each; returns their session keys."""
+        """Create ``count`` users with a session each, all in one team whose key is the
+        bench's XAI_API_KEY (imported as a team's is); returns their session keys."""
         code = (
             "import json; from django.contrib.auth import get_user_model; "
             "from django.contrib.sessions.backends.db import SessionStore; User = get_user_model(); keys = []\n"
+            "from webapp.accounts.models import Membership, Team\n"
+            "team, _ = Team.objects.get_or_create(name='Bench')\n"
             f"for i in range({count}):\n"
-            "    u, _ = User.objects.get_or_create(username=f'bench{i}')\n"
+            "    u, _ = User.objects.get_or_create(username=f'bench{i}', defaults={'active_team': team})\n"
+            "    Membership.objects.get_or_create(team=team, user=u)\n"
             "    s = SessionStore(); s['_auth_user_id'] = str(u.pk)\n"
             "    s['_auth_user_backend'] = 'django.contrib.auth.backends.ModelBackend'\n"
             "    s['_auth_user_hash'] = u.get_session_auth_hash(); s.create(); keys.append(s.session_key)\n"

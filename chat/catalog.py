@@ -12,12 +12,13 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
-from chat.grok import GrokError, LanguageModel
+from chat.grok import GrokClient, GrokError, LanguageModel
 from webapp.providers.catalogue import team_models_changed
+from webapp.providers.connection import client_for
 from webapp.providers.credentials import credentials_check
-from webapp.providers.routes import TeamCatalogue, team_catalogue
+from webapp.providers.routes import Key, ModelDisabled, NoCredential, TeamSnapshot, personal_keys, team_snapshot
 
-from .upstream import forget_routes, grok_client
+from .upstream import grok_client
 
 log = logging.getLogger(__name__)
 
@@ -94,33 +95,37 @@ class Offer:
         return ids[0] if ids else ""
 
 
-# A team's choices are read from the database at most this often per process: a model an
-# admin turns off (or a key they disable) takes up to this long to reach every process.
+# A team's keys and choices are read from the database at most this often per process: a
+# model an admin turns off (or a key they disable) reaches this process at once (the
+# team_models_changed signal) and every other within this time.
 TEAM_SECONDS = 10.0
-_team_copies: dict[int, tuple[float, TeamCatalogue]] = {}
+_team_copies: dict[int, tuple[float, TeamSnapshot]] = {}
+_personal_copies: dict[tuple[int, int], tuple[float, tuple[Key, ...]]] = {}
+_checks: dict[int, asyncio.Task] = {}
 
 
-async def offer_for(team_id: int | None) -> Offer:
-    if team_id is None:
-        return Offer(await language_models_or_none())
+async def team(team_id: int) -> TeamSnapshot:
     copy = _team_copies.get(team_id)
     if copy is None or time.monotonic() - copy[0] >= TEAM_SECONDS:
-        team = await database_sync_to_async(team_catalogue)(team_id)
-        if team.unsynced:  # a key never checked (XAI_API_KEY's, just imported): read its models now, once
-            await asyncio.shield(_checking(team_id, team.unsynced))
-            team = await database_sync_to_async(team_catalogue)(team_id)
-        copy = _team_copies[team_id] = (time.monotonic(), team)
-    team = copy[1]
-    if team.models is not None:
-        return Offer(team.models, team.hidden, team.default_model, team.default_effort)
-    if not settings.GROK_SIMULATED:
-        return Offer([], team.hidden, no_key=True)
-    listed = await language_models_or_none()
-    shown = None if listed is None else [m for m in listed if m.id not in team.hidden]
-    return Offer(shown, team.hidden, team.default_model, team.default_effort)
+        snapshot = await database_sync_to_async(team_snapshot)(team_id)
+        if snapshot.unsynced:  # a key never checked (XAI_API_KEY's, just imported): read its models now, once
+            await asyncio.shield(_checking(team_id, snapshot.unsynced))
+            snapshot = await database_sync_to_async(team_snapshot)(team_id)
+        copy = _team_copies[team_id] = (time.monotonic(), snapshot)
+    return copy[1]
 
 
-_checks: dict[int, asyncio.Task] = {}
+async def _personal(snapshot: TeamSnapshot, user_id: int | None) -> tuple[Key, ...]:
+    if not snapshot.personal_allowed or user_id is None or snapshot.team_id is None:
+        return ()
+    key = (snapshot.team_id, user_id)
+    copy = _personal_copies.get(key)
+    if copy is None or time.monotonic() - copy[0] >= TEAM_SECONDS:
+        copy = _personal_copies[key] = (
+            time.monotonic(),
+            await database_sync_to_async(personal_keys)(snapshot.team_id, user_id),
+        )
+    return copy[1]
 
 
 def _checking(team_id: int, credential_ids: tuple[int, ...]) -> asyncio.Task:
@@ -131,10 +136,63 @@ def _checking(team_id: int, credential_ids: tuple[int, ...]) -> asyncio.Task:
     return task
 
 
+async def offer_for(team_id: int | None) -> Offer:
+    if team_id is None:
+        return Offer(await language_models_or_none())
+    snapshot = await team(team_id)
+    choices = {"hidden": snapshot.hidden, "default_model": snapshot.default_model}
+    choices["default_effort"] = snapshot.default_effort
+    if snapshot.models is not None:
+        return Offer(snapshot.models, **choices)
+    if not settings.GROK_SIMULATED:
+        return Offer([], snapshot.hidden, no_key=True)
+    listed = await language_models_or_none()
+    shown = None if listed is None else [m for m in listed if m.id not in snapshot.hidden]
+    return Offer(shown, **choices)
+
+
+class NoUpstream(Exception):
+    """No key of the team can run this model now (the text says what to do)."""
+
+    def __init__(self, message: str, code: str = "no_provider_key") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class TurnUpstream:
+    client: GrokClient
+    model: str  # as the upstream names it (x-ai/grok-4.3 through OpenRouter)
+    credential_id: int | None  # None: the deployment's upstream
+    personal: bool = False
+
+
+async def turn_upstream(*, team_id: int | None, user_id: int | None, model: str) -> TurnUpstream:
+    """The client and model name a turn uses, routed from this process's copy of the team."""
+    if team_id is None:  # nobody's keys: no trip to the database
+        return TurnUpstream(grok_client(), model, None)
+    snapshot = await team(team_id)
+    try:
+        route = snapshot.route(model, await _personal(snapshot, user_id))
+    except ModelDisabled:
+        raise NoUpstream(f"Your team's admins have turned {model} off; pick another model.", "model_disabled") from None
+    except NoCredential:
+        raise NoUpstream(
+            f"None of your team's enabled provider keys serves {model}: an admin enables a key that does, "
+            "or turns the model off."
+        ) from None
+    if route is None:
+        if not settings.GROK_SIMULATED:
+            raise NoUpstream("Your team has no provider key yet: an admin adds one in Manage team → Provider keys.")
+        return TurnUpstream(grok_client(), model, None)
+    return TurnUpstream(client_for(route.config), route.upstream_model, route.credential_id, route.personal)
+
+
 def forget_team(team_id: int, **_) -> None:
-    """This process reads the team's choices again at its next turn (after an admin's change)."""
+    """This process reads the team's keys and choices again at its next turn (after a change)."""
     _team_copies.pop(team_id, None)
-    forget_routes(team_id)
+    for key in [k for k in _personal_copies if k[0] == team_id]:
+        del _personal_copies[key]
 
 
 team_models_changed.connect(lambda sender, team_id, **_: forget_team(team_id), weak=False)

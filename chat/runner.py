@@ -30,11 +30,11 @@ from chat.grok import (
 )
 
 from . import checkpoints, events, frames
+from .catalog import NoUpstream, turn_upstream
 from .models import Message as MessageRow
 from .sync import database
 from .turns.finishing import TurnOutcome, turn_finish, usage_record_failed_request
 from .turns.selectors import TurnContext
-from .upstream import NoUpstream, upstream_for_turn
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +170,10 @@ class TurnRunner:
     async def _stream(self) -> TurnOutcome:
         c = self.context
         try:
-            upstream = await upstream_for_turn(team_id=c.team_id, user_id=c.user_id, model=c.model)
+            upstream = await turn_upstream(team_id=c.team_id, user_id=c.user_id, model=c.model)
         except NoUpstream as error:
             return self._outcome(
-                MessageRow.State.FAILED, error={"code": "no_provider_key", "message": str(error), "retryable": False}
+                MessageRow.State.FAILED, error={"code": error.code, "message": str(error), "retryable": False}
             )
         client, self.upstream_model = upstream.client, upstream.model
         if client.config.info.stream_with == "chat":

@@ -107,3 +107,24 @@ def test_xai_api_keys_credential_reads_its_models_when_the_team_first_needs_them
     assert credential.synced_at is None
     assert "grok-4.3" in {m["id"] for m in boot(as_(team["bob"]))["models"]}
     assert Credential.objects.get(pk=credential.pk).status == "ok"
+
+
+async def test_trying_a_reply_again_with_a_model_since_turned_off_fails_with_the_reason(team):
+    socket = Socket(team["bob"].user)
+    assert await socket.connect()
+    await socket.send(
+        {
+            "type": "turn.start",
+            "client_id": str(uuid.uuid4()),
+            "conversation": None,
+            "text": "Hi",
+            "model": "grok-4.3",
+            "options": {},
+        }
+    )
+    done = await socket.until(lambda f: f["type"] == "turn.done")
+    await database_sync_to_async(lambda: change(as_(team["alice"]), model="grok-4.3", enabled="0"))()
+    await socket.send({"type": "turn.retry", "message": done["message"]})
+    failed = await socket.until(lambda f: f["type"] == "turn.failed")
+    await socket.close()
+    assert failed["error"]["code"] == "model_disabled" and "turned grok-4.3 off" in failed["error"]["message"]
