@@ -58,6 +58,9 @@ class Message(models.Model):
     error = models.JSONField(null=True, blank=True)
     upstream_response_id = models.CharField(max_length=200, blank=True)
     stored_upstream = models.BooleanField(default=False)
+    # The provider key the reply went through (webapp.providers; by id, none for the
+    # deployment's): a later turn chains on its stored response only through the same key.
+    upstream_credential_id = models.BigIntegerField(null=True, blank=True)
     usage = models.JSONField(null=True, blank=True)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)

@@ -81,6 +81,8 @@ class TurnRunner:
         self.message_id = context.message_id
         self.upstream_model = context.model  # as the credential's upstream names it, once chosen
         self.stores_upstream = True  # Responses with store: a later turn may chain on this one
+        self.credential_id: int | None = None
+        self.personal_key = False
         # Requests (Stop, snapshot) wait here from now on, whoever sends them, even
         # before the task's first step.
         self.inbox = events.runner_inbox(self.message_id)
@@ -176,6 +178,7 @@ class TurnRunner:
                 MessageRow.State.FAILED, error={"code": error.code, "message": str(error), "retryable": False}
             )
         client, self.upstream_model = upstream.client, upstream.model
+        self.credential_id, self.personal_key = upstream.credential_id, upstream.personal
         if client.config.info.stream_with == "chat":
             self.stores_upstream = False
             stream = client.chat_stream(self._chat_request())
@@ -190,7 +193,8 @@ class TurnRunner:
                 )
             finally:
                 await stream.aclose()
-        chained = bool(self.context.previous_response_id)
+        # A stored response lives in the account of the key that stored it.
+        chained = bool(c.previous_response_id) and upstream.credential_id == c.previous_credential_id
         while True:
             stream = client.responses_stream(self._request(chained=chained))
             try:
@@ -223,7 +227,11 @@ class TurnRunner:
                         latency_ms=round((time.monotonic() - self.started) * 1000),
                     )
                     return None
-                return self._outcome(MessageRow.State.FAILED, error=_error_json(event.error), status=event.error.status)
+                return self._outcome(
+                    MessageRow.State.FAILED,
+                    error=_error_json(event.error, personal=self.personal_key),
+                    status=event.error.status,
+                )
         return self._outcome(
             MessageRow.State.FAILED,
             error={"code": "stream_incomplete", "message": "Grok's reply ended unexpectedly.", "retryable": True},
@@ -335,6 +343,7 @@ class TurnRunner:
             ttft_ms=round((self.first_token - self.started) * 1000) if self.first_token else None,
             latency_ms=round((now - self.started) * 1000),
             status_code=status if status else (200 if completed else None),
+            credential_id=self.credential_id,
         )
 
     async def _finish(self, outcome: TurnOutcome) -> None:
@@ -353,8 +362,10 @@ _FOR_PEOPLE = {
 }
 
 
-def _error_json(error: GrokError) -> dict[str, Any]:
+def _error_json(error: GrokError, *, personal: bool = False) -> dict[str, Any]:
     message = _FOR_PEOPLE.get(error.status or 0) or error.message
+    if personal and error.status in _FOR_PEOPLE:
+        message = "The provider refused your own key: check it in Your account → Provider keys."
     return {"code": error.code, "message": message, "retryable": error.retryable}
 
 

@@ -30,16 +30,21 @@ def start() -> None:
         _task = asyncio.get_running_loop().create_task(_loop(), name="turn-sweeper")
 
 
+async def _check_keys() -> None:
+    try:
+        await credentials_check_due()
+    except Exception:
+        log.exception("checking provider keys failed")
+
+
 async def _loop() -> None:
     stale_after: float | None = 0  # the first pass: everything left running by an earlier process
     keys_checked = 0.0
     while True:
         if time.monotonic() - keys_checked >= KEY_CHECK_INTERVAL:
             keys_checked = time.monotonic()
-            try:
-                await credentials_check_due()
-            except Exception:
-                log.exception("checking provider keys failed")
+            # Beside the sweep, not in its way: a slow provider delays no interrupted turn.
+            asyncio.get_running_loop().create_task(_check_keys(), name="provider-key-checks")
         try:
             swept = await database(turns_sweep_interrupted)(stale_after=stale_after)
             if swept:

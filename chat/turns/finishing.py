@@ -51,6 +51,7 @@ class TurnOutcome:
     ttft_ms: int | None
     latency_ms: int
     status_code: int | None
+    credential_id: int | None = None  # the provider key it went through
 
 
 def usage_json(usage: Usage | None) -> dict[str, Any] | None:
@@ -92,6 +93,7 @@ def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> list
             error=outcome.error,
             upstream_response_id=outcome.response_id,
             stored_upstream=outcome.stored,
+            upstream_credential_id=outcome.credential_id,
             ttft_ms=outcome.ttft_ms,
             latency_ms=outcome.latency_ms,
             heartbeat_at=timezone.now(),

@@ -27,6 +27,7 @@ class TurnContext:
     seq: int
     input_text: str
     previous_response_id: str | None
+    previous_credential_id: int | None = None  # the key that stored it: chaining needs the same one
     history: list[tuple[str, str]] = field(default_factory=list)
     new_conversation: bool = False  # started with this turn: nobody elsewhere can follow it yet
 
@@ -195,6 +196,7 @@ def turn_context(*, message: Message, team_id: int | None, instructions: str | N
         seq=message.conversation.last_seq,
         input_text=user_message.content,
         previous_response_id=previous.upstream_response_id if usable else None,
+        previous_credential_id=previous.upstream_credential_id if usable else None,
         history=history,
     )
 

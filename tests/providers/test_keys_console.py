@@ -242,3 +242,52 @@ def test_keys_are_checked_again_when_due_and_a_revoked_one_says_so(team, simulat
     assert async_to_sync(credentials_check_due)() == 2
     working.refresh_from_db()
     assert working.status == "ok" and working.checked_at > timezone.now() - timezone.timedelta(seconds=60)
+
+
+def test_a_model_list_nobody_expected_is_a_failed_check_not_a_broken_page(team, simulator, monkeypatch):
+    import chat.grok.client
+
+    def unreadable(info, raw):
+        raise AttributeError("'str' object has no attribute 'get'")
+
+    monkeypatch.setattr(chat.grok.client, "parse_catalogue", unreadable)
+    response = as_(team["alice"]).post(
+        reverse("manage:keys"), {"preset": "custom", "secret": SECRET, "base_url": simulator.v1}, follow=True
+    )
+    assert response.status_code == 200 and "answered with something unreadable" in response.content.decode()
+    credential = Credential.objects.get()
+    assert credential.status == "failed" and credential.checked_at is not None
+    assert as_(team["bob"]).get("/").status_code == 200  # the team's chat still opens
+
+
+def test_an_error_report_while_saving_a_key_never_shows_it(team, simulator, monkeypatch):
+    """The report Django mails to ADMINS (or hands to an error tracker) when a save fails
+    hides the pasted key, in the POST data and in every frame's variables. (With DEBUG on,
+    Django shows everything by design: never in production.)"""
+    import sys
+
+    from django.core.signals import got_request_exception
+    from django.test import Client
+    from django.views.debug import ExceptionReporter
+
+    import webapp.providers.credentials
+
+    def broken(**kwargs):
+        raise RuntimeError("the audit table went away")
+
+    reports = []
+
+    def report(sender, request, **kwargs):
+        reports.append(ExceptionReporter(request, *sys.exc_info()).get_traceback_text())
+
+    monkeypatch.setattr(webapp.providers.credentials, "audit_record", broken)
+    got_request_exception.connect(report)
+    try:
+        client = Client(raise_request_exception=False)
+        client.force_login(team["alice"].user)
+        response = client.post(reverse("manage:keys"), {"preset": "xai", "secret": SECRET, "base_url": simulator.v1})
+    finally:
+        got_request_exception.disconnect(report)
+    assert response.status_code == 500 and len(reports) == 1
+    assert "RuntimeError" in reports[0] and "the audit table went away" in reports[0]
+    assert SECRET[4:-4] not in reports[0]

@@ -13,7 +13,7 @@ from chat.grok import GrokError, LanguageModel
 from webapp.accounts.audit import audit_record
 from webapp.accounts.models import Team
 
-from .connection import client_for, deployment_config, language_model
+from .connection import check_client, deployment_config, language_model
 from .models import Credential, TeamModel
 
 team_models_changed = Signal()
@@ -62,7 +62,7 @@ def team_model_rows(team: Team) -> list[ModelRow]:
             served.setdefault(model.id, (model, []))[1].append(credential)
     if not credentials:  # the deployment's upstream (the simulator) serves the team
         try:
-            listed = async_to_sync(client_for(deployment_config()).language_models)()
+            listed = async_to_sync(check_client(deployment_config()).language_models)()
         except GrokError:
             listed = []
         served = {m.id: (m, []) for m in listed}

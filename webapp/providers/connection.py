@@ -11,6 +11,7 @@ import threading
 from dataclasses import asdict
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from chat.grok import GrokClient, GrokError, LanguageModel, ProviderConfig, RetryPolicy, Timeouts
 from chat.grok.providers import Preset, Provider
@@ -23,6 +24,7 @@ _lock = threading.Lock()
 _token_sources: dict[tuple[int, str], object] = {}  # (credential, its secret's ciphertext) → token provider
 
 
+@sensitive_variables()
 def provider_config(credential: Credential) -> ProviderConfig:
     secret = vault.unseal(credential.secret)
     headers = {}
@@ -41,6 +43,7 @@ def provider_config(credential: Credential) -> ProviderConfig:
     return dataclasses.replace(config, public_only=guarded)
 
 
+@sensitive_variables()
 def _token_source(credential: Credential, secret: str):
     key = (credential.pk, credential.secret)
     with _lock:
@@ -67,9 +70,19 @@ def client_for(config: ProviderConfig) -> GrokClient:
     return GrokClient(config, timeouts=Timeouts(read=settings.GROK_READ_TIMEOUT), retry=retry)
 
 
+# A check is a quick question (an admin waits for it, and a turn waits for the first one):
+# seconds, not a reasoning reply's hour, and no retries (the next check comes anyway).
+CHECK_TIMEOUTS = Timeouts(connect=5.0, read=15.0, write=15.0, pool=5.0)
+CHECK_RETRY = RetryPolicy(max_attempts=1)
+
+
+def check_client(config: ProviderConfig) -> GrokClient:
+    return GrokClient(config, timeouts=CHECK_TIMEOUTS, retry=CHECK_RETRY)
+
+
 async def inspect(credential: Credential) -> tuple[str, str, list[dict] | None]:
     """(status, what was found in words, the Grok models it serves) for one credential."""
-    client = client_for(provider_config(credential))
+    client = check_client(provider_config(credential))
     words = []
     if client.config.provider == Provider.XAI:
         info = await client.api_key_info()

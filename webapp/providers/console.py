@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from webapp.accounts.console import runs_the_team
@@ -33,12 +34,15 @@ def _credential(actor: Membership, credential_id: int) -> Credential:
         raise Http404("No such key") from None
 
 
+@sensitive_variables()
 def _input(post) -> CredentialInput:
     fields = CredentialInput.__dataclass_fields__
     return CredentialInput(**{name: str(post.get(name, "")) for name in fields})
 
 
+@sensitive_post_parameters("secret")
 @runs_the_team
+@sensitive_variables()
 def keys(request, actor: Membership):
     form, errors = {}, {}
     if request.method == "POST":
@@ -80,9 +84,12 @@ def _key_action(request, actor: Membership, credential_id: int, action) -> objec
     return redirect("manage:keys")
 
 
+@sensitive_post_parameters("secret")
 @runs_the_team
 @require_POST
+@sensitive_variables()
 def key_replace(request, actor: Membership, credential_id: int):
+    @sensitive_variables()
     def replace(credential):
         credential = credential_replace(credential, actor=request.user, secret=request.POST.get("secret", ""))
         return f"Replaced the secret of “{credential.label}” (now {credential.masked}). {credential.status_text}"

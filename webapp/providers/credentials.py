@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from chat.grok import GrokError
 from chat.grok.providers import vertex_base_url
@@ -29,11 +30,9 @@ from .presets import CHOICES, Preset
 
 log = logging.getLogger(__name__)
 
-SECRET_MAX = 20_000
+SECRET_MAX = 20_000  # a service account's JSON is about 2,400 characters
 GOOGLE_TOKEN_HOST = "oauth2.googleapis.com"
-CHECKS_PER_PASS = (
-    50  # a pass stays short; the rest are due at the next  # a service account's JSON is about 2,400 characters
-)
+CHECKS_PER_PASS = 50  # a pass stays short; the rest are due at the next
 
 
 class CredentialError(ValueError):
@@ -56,6 +55,7 @@ class CredentialInput:
     gateway_id: str = ""
 
 
+@sensitive_variables()
 def _cleaned(data: CredentialInput, *, trusted: bool = False) -> dict:
     try:
         choice = CHOICES[Preset(data.preset)]
@@ -104,6 +104,7 @@ def _cleaned(data: CredentialInput, *, trusted: bool = False) -> dict:
     return fields
 
 
+@sensitive_variables()
 def _service_account(secret: str):
     try:
         json.loads(secret)
@@ -120,6 +121,7 @@ def _service_account(secret: str):
     return account
 
 
+@sensitive_variables()
 def credential_add(*, team: Team, actor, data: CredentialInput, user=None, check: bool = True) -> Credential:
     fields = _cleaned(data)
     with transaction.atomic():
@@ -143,6 +145,7 @@ def credential_add(*, team: Team, actor, data: CredentialInput, user=None, check
     return credential
 
 
+@sensitive_variables()
 def credential_replace(credential: Credential, *, actor, secret: str) -> Credential:
     """A new secret for the same credential (same provider, address and models)."""
     data = CredentialInput(
@@ -252,6 +255,9 @@ async def _inspected(credential: Credential) -> dict:
         status, words, catalogue = Credential.Status.FAILED, connection.error_words(error), None
     except vault.SecretUnreadable as error:
         status, words, catalogue = Credential.Status.FAILED, str(error), None
+    except Exception:  # an answer of a shape nobody expected: a failed check, never a broken page
+        log.warning("checking provider key %s failed", credential.pk, exc_info=True)
+        status, words, catalogue = Credential.Status.FAILED, "The provider answered with something unreadable.", None
     changes = {"status": status, "status_text": words[:500], "checked_at": timezone.now()}
     if catalogue is not None:
         changes.update(catalogue=catalogue, synced_at=changes["checked_at"])
@@ -263,6 +269,7 @@ def _record(credential: Credential, changes: dict) -> None:
     catalogue_changed(credential.team_id)
 
 
+@sensitive_variables()
 def credential_import_environment() -> Credential | None:
     """XAI_API_KEY as the first team's default credential, once: when that team has none."""
     key = settings.XAI_API_KEY

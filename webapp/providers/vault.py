@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 KEY_FILE = "secret_encryption_keys"
 
@@ -70,10 +71,12 @@ def reset() -> None:
     _fernet.cache_clear()
 
 
+@sensitive_variables()
 def seal(secret: str) -> str:
     return _fernet().encrypt(secret.encode()).decode()
 
 
+@sensitive_variables()
 def unseal(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
@@ -81,6 +84,7 @@ def unseal(token: str) -> str:
         raise SecretUnreadable("a stored secret cannot be opened with the configured encryption keys") from None
 
 
+@sensitive_variables()
 def reseal(token: str) -> str:
     """The same secret sealed with the first key (MultiFernet.rotate)."""
     try:

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from .credentials import CredentialError, CredentialInput, credential_add, credential_delete
@@ -22,7 +23,9 @@ def _allowed(request) -> bool:
     return team is not None and team.personal_keys_allowed
 
 
+@sensitive_post_parameters("secret")
 @login_required
+@sensitive_variables()
 def own_keys(request):
     team = request.user.active_team
     errors = {}
