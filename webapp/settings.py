@@ -328,9 +328,11 @@ GROK_RETRY_MAX_TOTAL = env_float("GROK_RETRY_MAX_TOTAL", 60.0)
 # without them, so that processes on several machines never each invent their own.
 SECRET_ENCRYPTION_KEYS = env_str("SECRET_ENCRYPTION_KEYS")
 SECRET_ENCRYPTION_KEYS_REQUIRED = env_bool("SECRET_ENCRYPTION_KEYS_REQUIRED", False)
-# Whether an admin may point a credential at a private, loopback or link-local address
-# (http allowed too): only in the single-machine mode, where the local simulator is one.
-PROVIDER_PRIVATE_URLS_ALLOWED = env_bool("PROVIDER_PRIVATE_URLS_ALLOWED", not DATABASE_URL)
+# Whether an admin may point a credential at this machine's loopback (http allowed there):
+# by default only in the single-machine mode, where the local simulator listens; and at any
+# private or link-local address (the metadata service, the LAN): never unless set.
+PROVIDER_LOOPBACK_URLS_ALLOWED = env_bool("PROVIDER_LOOPBACK_URLS_ALLOWED", not DATABASE_URL)
+PROVIDER_PRIVATE_URLS_ALLOWED = env_bool("PROVIDER_PRIVATE_URLS_ALLOWED", False)
 # How often each key is checked again (GET /v1/api-key for xAI) and its models read again.
 PROVIDER_CHECK_SECONDS = env_int("PROVIDER_CHECK_SECONDS", 6 * 3600)
 

@@ -219,7 +219,7 @@ class GrokClient:
                 with self._addresses():
                     response = await self.http.request(
                         method,
-                        path if "://" in path else self.config.base_url + path,
+                        self._url(path),
                         json=json,
                         headers=headers,
                         timeout=self.timeouts.httpx(),
@@ -239,13 +239,22 @@ class GrokClient:
                 raise error
             waited = new_waited
 
+    def _url(self, path: str) -> str:
+        """``path`` under the base URL; an absolute URL (a catalogue outside /v1) only on its
+        origin, so the key is never sent to another host."""
+        if "://" not in path:
+            return self.config.base_url + path
+        if httpx.URL(path).join("/") != httpx.URL(self.config.base_url).join("/"):
+            raise GrokError(message="A request left the provider's own address.", code="unsupported")
+        return path
+
     @contextmanager
     def _addresses(self) -> Iterator[None]:
         """An admin-given base URL connects only to public addresses (chat.grok.transport)."""
         if not self.config.public_only:
             yield
             return
-        token = public_addresses_only.set(True)
+        token = public_addresses_only.set("public_or_loopback" if self.config.loopback_allowed else "public")
         try:
             yield
         finally:

@@ -183,8 +183,10 @@ class ProviderConfig:
     # Headers may carry a secret (Cloudflare's cf-aig-authorization): kept out of repr too.
     extra_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     preset: Preset | None = None  # None: the provider's own (xai, vertex) or a custom gateway
-    # An admin-given address: connect only to public addresses (chat.grok.transport).
+    # An admin-given address: connect only to public addresses (chat.grok.transport), and
+    # to this machine's loopback too where ``loopback_allowed`` (the local simulator).
     public_only: bool = False
+    loopback_allowed: bool = False
 
     def __post_init__(self) -> None:
         if self.provider == Provider.VERTEX and self.token_provider is None:

@@ -143,9 +143,10 @@ def _readable(fd: int) -> bool:
     return bool(poller.poll(0))
 
 
-public_addresses_only: contextvars.ContextVar[bool] = contextvars.ContextVar("public_addresses_only", default=False)
-"""Set while a request for an admin-given address is sent (see ``ProviderConfig.public_only``):
-a new connection then goes only to a public address the host resolves to, checked at the
+public_addresses_only: contextvars.ContextVar[str] = contextvars.ContextVar("public_addresses_only", default="")
+"""Set while a request for an admin-given address is sent (see ``ProviderConfig.public_only``),
+to "public" or "public_or_loopback": a new connection then goes only to such an address the
+host resolves to, checked at the
 moment of connecting, so a DNS answer that changes after the address was vetted cannot
 send a request into this machine or its network. (Through a proxy, the proxy connects.)"""
 
@@ -154,18 +155,35 @@ class PrivateAddressRefused(OSError):
     pass
 
 
-def _public(address: str) -> bool:
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def is_public_address(address: str) -> bool:
+    """A global unicast address, judged by the IPv4 address an IPv6 one carries where it
+    carries one (mapped, NAT64, 6to4, IPv4-compatible): those reach the same hosts."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip in _SIX_TO_FOUR and ip.sixtofour:
+            ip = ip.sixtofour
     return ip.is_global and not ip.is_multicast
 
 
-async def _public_address(host: str, port: int) -> str:
+def is_loopback_address(address: str) -> bool:
+    return ipaddress.ip_address(address).is_loopback
+
+
+async def _allowed_address(host: str, port: int, rule: str) -> str:
     answers = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     for *_, sockaddr in answers:
-        if _public(sockaddr[0]):
-            return sockaddr[0]
+        address = sockaddr[0]
+        if is_public_address(address) or (rule == "public_or_loopback" and is_loopback_address(address)):
+            return address
     raise PrivateAddressRefused(f"{host} resolves only to private or local addresses, which are not allowed")
 
 
@@ -183,8 +201,9 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
-                if self.guarded and public_addresses_only.get():
-                    host = await _public_address(host, port)  # TLS still names the host (SNI)
+                rule = public_addresses_only.get()
+                if self.guarded and rule:
+                    host = await _allowed_address(host, port, rule)  # TLS still names the host (SNI)
                 reader, writer = await asyncio.open_connection(
                     host, port, local_addr=(local_address, 0) if local_address else None
                 )

@@ -53,7 +53,7 @@ def app_url(simulator):
         "XAI_BASE_URL": simulator.v1,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_CONN_MAX_AGE": "0",
-        "PROVIDER_PRIVATE_URLS_ALLOWED": "true",  # keys added in these tests point at the simulator on loopback
+        "PROVIDER_LOOPBACK_URLS_ALLOWED": "true",  # keys added in these tests point at the simulator on loopback
     }
     env.pop("XAI_API_KEY", None)  # the simulator banner shows, as on a fresh install
     if os.environ.get("DATABASE_URL"):

@@ -14,7 +14,8 @@ from webapp.providers import vault
 @pytest.fixture(autouse=True)
 def sealed_with_a_fresh_key(settings, simulator):
     settings.SECRET_ENCRYPTION_KEYS = Fernet.generate_key().decode()
-    settings.PROVIDER_PRIVATE_URLS_ALLOWED = True  # the simulator listens on 127.0.0.1
+    settings.PROVIDER_LOOPBACK_URLS_ALLOWED = True  # the simulator listens on 127.0.0.1, as in `make run`
+    settings.PROVIDER_PRIVATE_URLS_ALLOWED = False
     settings.GROK_BASE_URL = simulator.v1
     settings.GROK_API_KEY = "xai-test"
     settings.GROK_RETRY_ATTEMPTS = 2

@@ -22,11 +22,25 @@ def resolving_to(*addresses):
 @pytest.fixture(autouse=True)
 def public_only(settings):
     settings.PROVIDER_PRIVATE_URLS_ALLOWED = False
+    settings.PROVIDER_LOOPBACK_URLS_ALLOWED = False
 
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "10.0.0.5", "192.168.1.1", "169.254.169.254", "::1", "fd00::1", "0.0.0.0", "100.64.0.1"],
+    [
+        "127.0.0.1",
+        "10.0.0.5",
+        "192.168.1.1",
+        "169.254.169.254",
+        "::1",
+        "fd00::1",
+        "0.0.0.0",
+        "100.64.0.1",
+        "::ffff:169.254.169.254",  # IPv4-mapped
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "::a9fe:a9fe",  # IPv4-compatible
+    ],
 )
 def test_private_loopback_and_link_local_addresses_are_refused(address):
     with pytest.raises(AddressRefused, match="private or local address"):
@@ -59,9 +73,16 @@ def test_malformed_or_unencrypted_addresses_are_refused_with_words(url, words):
         base_url_check(url, resolve=resolving_to("93.184.216.34"))
 
 
-def test_the_single_machine_mode_allows_the_local_simulator(settings):
-    settings.PROVIDER_PRIVATE_URLS_ALLOWED = True
+def test_the_single_machine_mode_allows_the_local_simulator_and_nothing_else_private(settings):
+    settings.PROVIDER_LOOPBACK_URLS_ALLOWED = True
     assert base_url_check("http://127.0.0.1:8090/v1") == "http://127.0.0.1:8090/v1"
+    for address in ("169.254.169.254", "10.0.0.5"):
+        with pytest.raises(AddressRefused):
+            base_url_check("http://gateway.example.com/v1", resolve=resolving_to(address))
+
+
+def test_a_public_ipv6_address_is_accepted():
+    assert base_url_check("https://gw.example.com/v1", resolve=resolving_to("2606:4700::6810:84e5"))
 
 
 def test_the_transport_refuses_a_private_address_at_connect_time(simulator):

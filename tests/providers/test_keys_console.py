@@ -101,7 +101,7 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(team, simulator):
 
 
 def test_a_private_base_url_is_refused_where_the_deployment_does_not_allow_it(team, settings):
-    settings.PROVIDER_PRIVATE_URLS_ALLOWED = False
+    settings.PROVIDER_PRIVATE_URLS_ALLOWED = settings.PROVIDER_LOOPBACK_URLS_ALLOWED = False
     response = as_(team["alice"]).post(
         reverse("manage:keys"), {"preset": "custom", "secret": SECRET, "base_url": "https://127.0.0.1/v1"}
     )
@@ -151,6 +151,8 @@ def test_xai_api_key_becomes_the_first_teams_default_credential_once(team, setti
     assert credential.is_default and credential.from_environment and credential.last_four == "env1"
     assert credential.team == team["alice"].team  # the first team
     assert credential_import_environment() is None  # it has one now
+    credential.delete()
+    assert credential_import_environment() is None  # deleted by an admin: it does not come back
     assert "env1" not in credential.secret
 
 
@@ -215,7 +217,7 @@ async def test_turns_go_through_the_teams_key_and_no_frame_carries_it(team, simu
 def test_a_service_account_whose_token_uri_is_not_googles_is_refused_in_production(team, settings, simulator):
     from tests.grok.google_accounts import service_account_info
 
-    settings.PROVIDER_PRIVATE_URLS_ALLOWED = False
+    settings.PROVIDER_PRIVATE_URLS_ALLOWED = settings.PROVIDER_LOOPBACK_URLS_ALLOWED = False
     info = service_account_info(simulator, register=False)  # its token_uri is the simulator's
     response = as_(team["alice"]).post(
         reverse("manage:keys"), {"preset": "vertex", "secret": __import__("json").dumps(info), "vertex_project": "p"}

@@ -40,7 +40,7 @@ def provider_config(credential: Credential) -> ProviderConfig:
         )
     # The address an admin gave is connected to only where it is public (chat.grok.transport).
     guarded = not credential.from_environment and not settings.PROVIDER_PRIVATE_URLS_ALLOWED
-    return dataclasses.replace(config, public_only=guarded)
+    return dataclasses.replace(config, public_only=guarded, loopback_allowed=settings.PROVIDER_LOOPBACK_URLS_ALLOWED)
 
 
 @sensitive_variables()

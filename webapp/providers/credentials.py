@@ -21,7 +21,7 @@ from chat.grok import GrokError
 from chat.grok.providers import vertex_base_url
 from chat.grok.vertex import check_service_account
 from webapp.accounts.audit import audit_record
-from webapp.accounts.models import Team
+from webapp.accounts.models import AuditEvent, Team
 
 from . import addresses, connection, vault
 from .catalogue import changed as catalogue_changed
@@ -116,15 +116,23 @@ def _service_account(secret: str):
         raise CredentialError(str(error), "secret") from None
     # The key file decides where the server sends its signed assertions: Google's token
     # endpoint only, unless the deployment allows private addresses (the simulator's).
-    if not addresses.private_allowed() and urlsplit(account.token_uri).hostname != GOOGLE_TOKEN_HOST:
+    host = urlsplit(account.token_uri).hostname
+    local = settings.PROVIDER_LOOPBACK_URLS_ALLOWED and host in ("127.0.0.1", "localhost", "::1")
+    if not (addresses.private_allowed() or local) and host != GOOGLE_TOKEN_HOST:
         raise CredentialError(f'The key file\'s "token_uri" must be https://{GOOGLE_TOKEN_HOST}/token.', "secret")
     return account
+
+
+def _lock(team_id: int) -> None:
+    """Changes to a team's keys one at a time (the default among them is one row's flag)."""
+    list(Team.objects.select_for_update().filter(pk=team_id).values_list("pk"))
 
 
 @sensitive_variables()
 def credential_add(*, team: Team, actor, data: CredentialInput, user=None, check: bool = True) -> Credential:
     fields = _cleaned(data)
     with transaction.atomic():
+        _lock(team.pk)  # one default per team, whoever saves at the same moment
         first = not Credential.objects.filter(team=team, user=None).exists()
         credential = Credential.objects.create(
             team=team, user=user, created_by=actor, is_default=first and user is None, **fields
@@ -194,15 +202,19 @@ def credential_make_default(credential: Credential, *, actor) -> None:
     if credential.user_id is not None:
         raise CredentialError("A personal key cannot be the team's default.")
     with transaction.atomic():
-        Credential.objects.filter(team=credential.team, is_default=True).update(is_default=False)
+        _lock(credential.team_id)
+        if not Credential.objects.filter(pk=credential.pk).exists():
+            raise CredentialError("That key was deleted meanwhile.")
+        Credential.objects.filter(team=credential.team, user=None, is_default=True).update(is_default=False)
         Credential.objects.filter(pk=credential.pk).update(is_default=True)
         audit_record(team=credential.team, actor=actor, action="key.default", subject=credential.label)
 
 
 def credential_delete(credential: Credential, *, actor) -> None:
     with transaction.atomic():
-        was_default = credential.is_default
+        _lock(credential.team_id)
         team = credential.team
+        was_default = Credential.objects.filter(pk=credential.pk, is_default=True).exists()
         audit_record(
             team=team,
             actor=actor,
@@ -211,8 +223,8 @@ def credential_delete(credential: Credential, *, actor) -> None:
             details={"provider": credential.preset, "last_four": credential.last_four},
         )
         credential.delete()
-        if was_default:  # the oldest remaining team credential takes over
-            successor = Credential.objects.filter(team=team, user=None).order_by("id").first()
+        if was_default:  # the oldest remaining enabled team credential takes over
+            successor = Credential.objects.filter(team=team, user=None).order_by("-enabled", "id").first()
             if successor is not None:
                 Credential.objects.filter(pk=successor.pk).update(is_default=True)
     connection.forget(credential.pk)
@@ -271,13 +283,17 @@ def _record(credential: Credential, changes: dict) -> None:
 
 @sensitive_variables()
 def credential_import_environment() -> Credential | None:
-    """XAI_API_KEY as the first team's default credential, once: when that team has none."""
+    """XAI_API_KEY as the first team's default credential, once: when that team has none and
+    never had it (the audit log's ``key.import`` says so). From then on the console owns it:
+    a new XAI_API_KEY in the environment changes nothing; replace the key in the console."""
     key = settings.XAI_API_KEY
     if not key:
         return None
     team = Team.objects.order_by("id").first()
     if team is None or Credential.objects.filter(team=team, user=None).exists():
         return None
+    if AuditEvent.objects.filter(team=team, action="key.import").exists():
+        return None  # imported once already: an admin deleted it since, and that stands
     data = CredentialInput(
         preset=Preset.XAI.value, label="xAI (from XAI_API_KEY)", secret=key, base_url=settings.GROK_BASE_URL
     )

@@ -1,4 +1,5 @@
-"""Start-up hooks: XAI_API_KEY from the environment becomes the first team's default credential."""
+"""Hooks: XAI_API_KEY from the environment becomes the first team's default credential; a
+change to a team's settings drops this process's copy of its keys."""
 
 from __future__ import annotations
 
@@ -22,3 +23,12 @@ def import_environment_key_for_first_team(sender, instance, created, raw=False, 
         from .credentials import credential_import_environment
 
         credential_import_environment()
+
+
+@receiver(post_save, sender=Team)
+def team_settings_reach_the_routes(sender, instance, created, raw=False, **kwargs):
+    """Personal keys allowed or not: this process's copy of the team is read again."""
+    if not created and not raw:
+        from .catalogue import changed
+
+        changed(instance.pk)

@@ -1,8 +1,9 @@
 """Provider secrets sealed with authenticated encryption (Fernet: AES-128-CBC + HMAC-SHA256).
 
 The keys come from ``SECRET_ENCRYPTION_KEYS`` (comma-separated Fernet keys, newest first):
-the first seals, every one opens, so a rotation adds a key in front, runs
-``manage.py reseal_secrets`` and later drops the old key. The single-machine mode, with
+the first seals, every one opens. A rotation puts a new key in front of the old one,
+restarts every process (so none seals with the old key any more), runs ``manage.py
+reseal_secrets``, and only then drops the old key. The single-machine mode, with
 no such variable, generates one key into ``DATA_DIR/secret_encryption_keys`` (mode 0600)
 on first run. A key that is missing, malformed or does not open the stored secrets stops
 start-up through a system check (webapp.providers.checks), never a turn.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -41,12 +43,20 @@ def _configured_keys() -> list[str]:
             "and set it in the environment of every process."
         )
     path = key_file()
-    if not path.exists():
+    try:
         # Created with 0600 from the start: no moment where another user could read it.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # made by an earlier run, or by another process starting at this moment
+    else:
         with os.fdopen(fd, "w") as handle:
             handle.write(Fernet.generate_key().decode() + "\n")
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    for _ in range(50):  # a process that lost the race may read before the winner wrote
+        keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        if keys:
+            return keys
+        time.sleep(0.02)
+    return []
 
 
 @functools.cache

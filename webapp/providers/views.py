@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
+from .catalogue import changed
 from .credentials import CredentialError, CredentialInput, credential_add, credential_delete
 from .models import Credential
 from .presets import CHOICES, Preset
@@ -48,6 +49,7 @@ def own_keys(request):
             except CredentialError as error:
                 errors[error.field or "preset"] = str(error)
             else:
+                changed(team.pk)
                 messages.success(
                     request, f"Saved your key “{credential.label}” ({credential.masked}). {credential.status_text}"
                 )
@@ -76,5 +78,6 @@ def own_key_delete(request, credential_id: int):
     except Credential.DoesNotExist:
         raise Http404("No such key") from None
     credential_delete(credential, actor=request.user)
+    changed(credential.team_id)
     messages.success(request, f"Deleted your key “{credential.label}”.")
     return redirect("own_keys")

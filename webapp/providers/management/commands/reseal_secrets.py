@@ -11,4 +11,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         done = reseal_all()
         self.stdout.write(self.style.SUCCESS(f"Resealed {done} secret{'s' if done != 1 else ''} with the first key."))
-        self.stdout.write("Older keys can be removed from SECRET_ENCRYPTION_KEYS once every process has restarted.")
+        self.stdout.write(
+            "Run this after every process restarted with the new key first; then the older keys can be removed."
+        )
