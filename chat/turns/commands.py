@@ -20,7 +20,7 @@ from webapp.accounts.instructions import instructions_for
 from webapp.accounts.models import User
 
 from .errors import TurnError
-from .selectors import TurnContext, turn_context
+from .selectors import TurnContext, instructions_digest, turn_context
 from .sequence import seq_allocate
 
 
@@ -103,8 +103,11 @@ def _validate(*, text: Any, model: Any, options: Any, offer: Offer, attachments:
     return text, chosen.id, effort
 
 
-def _turn_options(effort: str | None, options: dict) -> dict[str, Any]:
+def _turn_options(effort: str | None, options: dict, instructions: str | None = None) -> dict[str, Any]:
     kept: dict[str, Any] = {}
+    if instructions:
+        # Which instructions it answered under: a later turn chains on it only under the same.
+        kept["instructions_digest"] = instructions_digest(instructions)
     if effort:
         kept["reasoning_effort"] = effort
     if options.get("web_search"):
@@ -274,7 +277,15 @@ def _start_new_conversations(
     )
     answers = Message.objects.bulk_create(
         [
-            _reply(conversation, question, model_id, _turn_options(effort, requests[i].options), runner, 2, now)
+            _reply(
+                conversation,
+                question,
+                model_id,
+                _turn_options(effort, requests[i].options, instructions.get(requests[i].user.pk)),
+                runner,
+                2,
+                now,
+            )
             for conversation, question, (i, _, model_id, effort) in zip(conversations, questions, checked, strict=True)
         ]
     )
@@ -332,14 +343,19 @@ def _start_in_conversation(
         model=model_id,
         changed_seq=seq,
     )
-    answer = _reply(conversation, question, model_id, _turn_options(effort, request.options), runner, seq)
+    instructions = _instructions([request.user]).get(request.user.pk)
+    options = _turn_options(effort, request.options, instructions)
+    answer = _reply(conversation, question, model_id, options, runner, seq)
     answer.save(force_insert=True)
     socket = request.socket
     events.publish_on_commit(
         _started(conversation, seq, question, answer), joins=[(conversation.pk, socket)] if socket else None
     )
     return TurnStarted(
-        conversation, question, answer, context=turn_context(message=answer, team_id=request.user.active_team_id)
+        conversation,
+        question,
+        answer,
+        context=turn_context(message=answer, team_id=request.user.active_team_id, instructions=instructions),
     )
 
 
@@ -399,14 +415,14 @@ def turn_retry(*, user, message_id: Any, runner: str = "") -> TurnStarted:
             raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
         seq = seq_allocate(conversation_id=conversation.pk)
         conversation.last_seq = seq
-        answer = _reply(conversation, None, failed.model, failed.options, runner, seq)
+        instructions = _instructions([user]).get(user.pk)
+        options = _turn_options((failed.options or {}).get("reasoning_effort"), failed.options or {}, instructions)
+        answer = _reply(conversation, None, failed.model, options, runner, seq)
         answer.parent_id = failed.parent_id
         answer.save(force_insert=True)
         events.publish_on_commit(_started(conversation, seq, None, answer, replaces=failed.pk))
         # Read before it commits: a reply committed streaming must have a runner to start.
-        context = turn_context(
-            message=answer, team_id=user.active_team_id, instructions=_instructions([user]).get(user.pk)
-        )
+        context = turn_context(message=answer, team_id=user.active_team_id, instructions=instructions)
     return TurnStarted(conversation, None, answer, context=context)
 
 

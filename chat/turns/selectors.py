@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from django.db.models import Max, Q, QuerySet
@@ -171,6 +172,10 @@ def _pieces(conversation_id: int, seq: int, messages: list[Message]) -> list[fra
     ]
 
 
+def instructions_digest(instructions: str | None) -> str | None:
+    return hashlib.sha256(instructions.encode()).hexdigest()[:16] if instructions else None
+
+
 def turn_context(*, message: Message, team_id: int | None, instructions: str | None = None) -> TurnContext:
     """What the runner of the reply ``message`` (its conversation loaded) starts from: the branch it answers."""
     path = _branch(message)
@@ -182,6 +187,9 @@ def turn_context(*, message: Message, team_id: int | None, instructions: str | N
         and previous.stored_upstream
         and previous.upstream_response_id
         and previous.state == Message.State.COMPLETED
+        # The upstream refuses instructions beside previous_response_id; the stored chain
+        # carries the ones it began with, so it is followed only while they are unchanged.
+        and (previous.options or {}).get("instructions_digest") == instructions_digest(instructions)
     )
     options = message.options or {}
     return TurnContext(

@@ -48,3 +48,48 @@ async def test_the_same_message_gets_another_reply_once_instructions_are_set(ali
     await instruct("Answer as a pirate.", "Keep it short.")
     by_both = await reply_to(alice, "Tell me about tea")
     assert len({plain, by_team, by_both}) == 3
+
+
+async def second_reply(user, instruct_between=None) -> str:
+    socket = Socket(user)
+    assert await socket.connect()
+    await socket.send(
+        {
+            "type": "turn.start",
+            "client_id": str(uuid.uuid4()),
+            "conversation": None,
+            "text": "Tell me about tea",
+            "model": "grok-4.3",
+            "options": {},
+        }
+    )
+    first = await socket.until(lambda f: f["type"] == "turn.done")
+    if instruct_between:
+        await instruct_between()
+    await socket.send(
+        {
+            "type": "turn.start",
+            "client_id": str(uuid.uuid4()),
+            "conversation": first["conversation"],
+            "parent": first["message"],
+            "text": "And coffee?",
+            "model": "grok-4.3",
+            "options": {},
+        }
+    )
+    second = await socket.until(lambda f: f["type"] == "turn.done" and f["message"] != first["message"])
+    await socket.close()
+    return second["content"]
+
+
+async def test_instructions_set_mid_conversation_reach_its_next_turn(alice, bob):
+    @database_sync_to_async
+    def instruct():
+        team = Team.objects.create(name="Ours", instructions="Answer as a pirate.")
+        Membership.objects.create(team=team, user=alice, role="owner")
+        alice.active_team = team
+        alice.save()
+
+    unchanged = await second_reply(bob)
+    assert await second_reply(bob) == unchanged
+    assert await second_reply(alice, instruct) != unchanged
