@@ -57,7 +57,7 @@ def _load() -> asyncio.Task:
     global _loading
     loop = asyncio.get_running_loop()
     if _loading is None or _loading.done() or _loading.get_loop() is not loop:
-        _loading = loop.create_task(_read(), name="language-models")
+        _loading = loop.create_task(_read(), name="the model list")
     return _loading
 
 
@@ -73,8 +73,8 @@ async def _read() -> list[LanguageModel]:
 
 def _forget_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
-        # The old copy stays in use; the next start past PROCESS_SECONDS tries again.
-        log.warning("refreshing the model list failed", exc_info=task.exception())
+        # The old copy stays in use; the next start past its age tries again.
+        log.warning("refreshing %s failed", task.get_name(), exc_info=task.exception())
 
 
 @dataclass(frozen=True)
@@ -104,15 +104,40 @@ _personal_copies: dict[tuple[int, int], tuple[float, tuple[Key, ...]]] = {}
 _checks: dict[int, asyncio.Task] = {}
 
 
+_team_loads: dict[int, asyncio.Task] = {}
+_team_generations: dict[int, int] = {}  # raised by every change: a read begun before it is not kept
+
+
 async def team(team_id: int) -> TeamSnapshot:
+    """This process's copy of the team: read now if there is none, else served as it is
+    while one read (shared by every caller) refreshes it when it is older than TEAM_SECONDS,
+    so a turn start never waits for the database for it once the process has a copy."""
     copy = _team_copies.get(team_id)
-    if copy is None or time.monotonic() - copy[0] >= TEAM_SECONDS:
-        snapshot = await database_sync_to_async(team_snapshot)(team_id)
-        if snapshot.unsynced:  # a key never checked (XAI_API_KEY's, just imported): read its models now, once
-            await asyncio.shield(_checking(team_id, snapshot.unsynced))
-            snapshot = await database_sync_to_async(team_snapshot)(team_id)
-        copy = _team_copies[team_id] = (time.monotonic(), snapshot)
+    if copy is None:
+        return await asyncio.shield(_team_load(team_id))
+    if time.monotonic() - copy[0] >= TEAM_SECONDS:
+        _team_load(team_id).add_done_callback(_forget_failure)
     return copy[1]
+
+
+def _team_load(team_id: int) -> asyncio.Task:
+    task = _team_loads.get(team_id)
+    if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+        task = _team_loads[team_id] = asyncio.get_running_loop().create_task(
+            _team_read(team_id), name=f"team {team_id}'s keys"
+        )
+    return task
+
+
+async def _team_read(team_id: int) -> TeamSnapshot:
+    generation = _team_generations.get(team_id, 0)
+    snapshot = await database_sync_to_async(team_snapshot)(team_id)
+    if snapshot.unsynced:  # a key never checked (XAI_API_KEY's, just imported): read its models now, once
+        await asyncio.shield(_checking(team_id, snapshot.unsynced))
+        snapshot = await database_sync_to_async(team_snapshot)(team_id)
+    if _team_generations.get(team_id, 0) == generation:
+        _team_copies[team_id] = (time.monotonic(), snapshot)
+    return snapshot
 
 
 async def _personal(snapshot: TeamSnapshot, user_id: int | None) -> tuple[Key, ...]:
@@ -190,7 +215,9 @@ async def turn_upstream(*, team_id: int | None, user_id: int | None, model: str)
 
 def forget_team(team_id: int, **_) -> None:
     """This process reads the team's keys and choices again at its next turn (after a change)."""
+    _team_generations[team_id] = _team_generations.get(team_id, 0) + 1
     _team_copies.pop(team_id, None)
+    _team_loads.pop(team_id, None)  # a read begun before the change is not waited for, nor kept
     for key in [k for k in _personal_copies if k[0] == team_id]:
         del _personal_copies[key]
 
