@@ -128,3 +128,22 @@ async def test_trying_a_reply_again_with_a_model_since_turned_off_fails_with_the
     failed = await socket.until(lambda f: f["type"] == "turn.failed")
     await socket.close()
     assert failed["error"]["code"] == "model_disabled" and "turned grok-4.3 off" in failed["error"]["message"]
+
+
+def test_an_xai_keys_image_models_are_listed_and_can_be_turned_off(team, simulator):
+    from webapp.providers.credentials import CredentialInput, credential_add
+
+    owner = team["alice"]
+    key = CredentialInput("xai", secret="xai-images-000000000000000-img1", base_url=simulator.v1)
+    credential = credential_add(team=owner.team, actor=owner.user, data=key)
+    assert (
+        credential.image_catalogue
+        and "image model" in credential.status_text
+        and "of xAI team" in credential.status_text
+    )
+    name = credential.image_catalogue[0]["id"]
+    admin = as_(owner)
+    assert name in admin.get(reverse("manage:models")).content.decode()
+    assert f"{name}: turned off" in change(admin, model=name, enabled="0").text
+    assert not TeamModel.objects.get(model=name).enabled
+    assert "only be turned on or off" in change(admin, model=name, default="1").text

@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
+from webapp.accounts.models import AuditEvent
 from webapp.providers import checks, vault
 from webapp.providers.credentials import CredentialInput, credential_add
 
@@ -79,6 +80,7 @@ def test_rotation_reseals_and_old_ciphertexts_open_until_then(settings, team):
     credential.refresh_from_db()
     assert vault.unseal(credential.secret) == "xai-" + "r" * 40  # the old key still opens it
     call_command("reseal_secrets")
+    assert AuditEvent.objects.get(action="key.reseal").details == {"count": 1}
     settings.SECRET_ENCRYPTION_KEYS = new  # the old key dropped after the rotation
     vault.reset()
     credential.refresh_from_db()

@@ -75,13 +75,38 @@ def team_model_rows(team: Team) -> list[ModelRow]:
     return rows
 
 
+@dataclass
+class ImageRow:
+    id: str
+    price: int  # as the listing gives it: its scale is not documented (reference/xai-api.md 6.x)
+    choice: TeamModel | None
+    credentials: list[Credential]
+
+    @property
+    def enabled(self) -> bool:
+        return self.choice is None or self.choice.enabled
+
+
+def team_image_rows(team: Team) -> list[ImageRow]:
+    """The image generation models the team's keys serve (for image turns)."""
+    choices = {c.model: c for c in TeamModel.objects.filter(team=team)}
+    served: dict[str, tuple[int, list[Credential]]] = {}
+    for credential in Credential.objects.filter(team=team, user__isnull=True):
+        for entry in credential.image_catalogue or []:
+            served.setdefault(entry["id"], (int(entry.get("image_price") or 0), []))[1].append(credential)
+    return [ImageRow(name, price, choices.get(name), creds) for name, (price, creds) in sorted(served.items())]
+
+
 def model_choice_change(
     *, team: Team, actor, model: str, enabled=None, credential=None, default=None, effort=None
 ) -> str:
     rows = {row.model.id: row for row in team_model_rows(team)}
     row = rows.get(model)
     if row is None:
-        raise ChoiceError("That model is not offered by any of the team's keys.")
+        image = next((r for r in team_image_rows(team) if r.id == model), None)
+        if image is None:
+            raise ChoiceError("That model is not offered by any of the team's keys.")
+        return _image_choice_change(team=team, actor=actor, model=model, enabled=enabled)
     with transaction.atomic():
         choice, _ = TeamModel.objects.select_for_update().get_or_create(team=team, model=model)
         said = []
@@ -131,3 +156,15 @@ def model_choice_change(
         )
     changed(team.pk)
     return f"{model}: {', '.join(said) or 'unchanged'}."
+
+
+def _image_choice_change(*, team: Team, actor, model: str, enabled) -> str:
+    if enabled is None:
+        raise ChoiceError("An image model can only be turned on or off.")
+    with transaction.atomic():
+        choice, _ = TeamModel.objects.select_for_update().get_or_create(team=team, model=model)
+        choice.enabled = enabled == "1"
+        choice.save()
+        audit_record(team=team, actor=actor, action="model.change", subject=model, details={"enabled": choice.enabled})
+    changed(team.pk)
+    return f"{model}: {'turned on' if choice.enabled else 'turned off'}."

@@ -80,8 +80,9 @@ def check_client(config: ProviderConfig) -> GrokClient:
     return GrokClient(config, timeouts=CHECK_TIMEOUTS, retry=CHECK_RETRY)
 
 
-async def inspect(credential: Credential) -> tuple[str, str, list[dict] | None]:
-    """(status, what was found in words, the Grok models it serves) for one credential."""
+async def inspect(credential: Credential) -> tuple[str, str, dict | None]:
+    """(status, what was found in words, the Grok models it serves: {"language": [...],
+    "image": [...] or None where the upstream lists none}) for one credential."""
     client = check_client(provider_config(credential))
     words = []
     if client.config.provider == Provider.XAI:
@@ -97,7 +98,8 @@ async def inspect(credential: Credential) -> tuple[str, str, list[dict] | None]:
         ]
         acls = [str(a) for a in info.get("acls") or []]
         everything = {"api-key:model:*", "api-key:endpoint:*"} <= set(acls)
-        words.append(f"Key “{info.get('name') or 'unnamed'}”")
+        team = f" of xAI team {str(info['team_id'])[:8]}…" if info.get("team_id") else ""
+        words.append(f"Key “{info.get('name') or 'unnamed'}”{team}")
         words.append("; ".join(problems) if problems else "active")
         words.append(
             "may use every model and endpoint" if everything else f"limited to: {', '.join(acls) or 'nothing'}"
@@ -107,7 +109,11 @@ async def inspect(credential: Credential) -> tuple[str, str, list[dict] | None]:
     models = await client.catalogue()
     entries = [catalogue_entry(m) for m in models]
     words.append(f"{len(entries)} Grok model{'s' if len(entries) != 1 else ''} available")
-    return Credential.Status.OK, ", ".join(words) + ".", entries
+    images = None
+    if client.config.info.catalogue == "language_models":  # xAI's own listing of image models too
+        images = [catalogue_entry(m) for m in await client.image_generation_models()]
+        words.append(f"{len(images)} image model{'s' if len(images) != 1 else ''}")
+    return Credential.Status.OK, ", ".join(words) + ".", {"language": entries, "image": images}
 
 
 def catalogue_entry(model) -> dict:

@@ -144,7 +144,12 @@ def models(request, actor: Membership):
     return render(
         request,
         "manage/models.html",
-        {"actor": actor, "team": actor.team, "rows": catalogue.team_model_rows(actor.team)},
+        {
+            "actor": actor,
+            "team": actor.team,
+            "rows": catalogue.team_model_rows(actor.team),
+            "images": catalogue.team_image_rows(actor.team),
+        },
     )
 
 

@@ -272,7 +272,9 @@ async def _inspected(credential: Credential) -> dict:
         status, words, catalogue = Credential.Status.FAILED, "The provider answered with something unreadable.", None
     changes = {"status": status, "status_text": words[:500], "checked_at": timezone.now()}
     if catalogue is not None:
-        changes.update(catalogue=catalogue, synced_at=changes["checked_at"])
+        changes.update(catalogue=catalogue["language"], synced_at=changes["checked_at"])
+        if catalogue["image"] is not None:
+            changes["image_catalogue"] = catalogue["image"]
     return changes
 
 
@@ -312,11 +314,14 @@ def credential_import_environment() -> Credential | None:
 
 
 def reseal_all() -> int:
-    """Every stored secret sealed again with the first encryption key; the number done."""
-    done = 0
+    """Every stored secret sealed again with the first encryption key (each team's log says
+    so); the number done."""
+    done: dict[int, int] = {}
     for pk in Credential.objects.values_list("pk", flat=True):
         with transaction.atomic():
             row = Credential.objects.select_for_update().get(pk=pk)
             Credential.objects.filter(pk=pk).update(secret=vault.reseal(row.secret))
-            done += 1
-    return done
+            done[row.team_id] = done.get(row.team_id, 0) + 1
+    for team in Team.objects.filter(pk__in=done):
+        audit_record(team=team, actor=None, action="key.reseal", details={"count": done[team.pk]})
+    return sum(done.values())

@@ -46,6 +46,8 @@ class Credential(models.Model):
     # The Grok models this credential serves, as its last catalogue sync found them
     # (chat.grok.LanguageModel fields plus "upstream_id"); tens of entries at most.
     catalogue = models.JSONField(default=list, blank=True)
+    # Its image generation models (xAI's /v1/image-generation-models: id, aliases, price).
+    image_catalogue = models.JSONField(default=list, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
