@@ -364,6 +364,10 @@ _FOR_PEOPLE = {
 
 def _error_json(error: GrokError, *, personal: bool = False) -> dict[str, Any]:
     message = _FOR_PEOPLE.get(error.status or 0) or error.message
+    if error.code == "google_auth_refused":  # its words name the service account: for admins only
+        message = (
+            "Google refused your team's Vertex AI service account: an admin checks it in Manage team → Provider keys."
+        )
     if personal and error.status in _FOR_PEOPLE:
         message = "The provider refused your own key: check it in Your account → Provider keys."
     return {"code": error.code, "message": message, "retryable": error.retryable}
