@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
@@ -105,6 +105,15 @@ _checks: dict[int, asyncio.Task] = {}
 
 
 _team_loads: dict[int, asyncio.Task] = {}
+
+
+def _read_only(function):
+    """A read on the database thread that leaves its connection alone: the chat page calls
+    these from inside its own request (whose connection Channels' wrapper would close
+    under it when connections do not persist), a socket from Channels' thread."""
+    return sync_to_async(function, thread_sensitive=True)
+
+
 _team_generations: dict[int, int] = {}  # raised by every change: a read begun before it is not kept
 
 
@@ -131,10 +140,10 @@ def _team_load(team_id: int) -> asyncio.Task:
 
 async def _team_read(team_id: int) -> TeamSnapshot:
     generation = _team_generations.get(team_id, 0)
-    snapshot = await database_sync_to_async(team_snapshot)(team_id)
+    snapshot = await _read_only(team_snapshot)(team_id)
     if snapshot.unsynced:  # a key never checked (XAI_API_KEY's, just imported): read its models now, once
         await asyncio.shield(_checking(team_id, snapshot.unsynced))
-        snapshot = await database_sync_to_async(team_snapshot)(team_id)
+        snapshot = await _read_only(team_snapshot)(team_id)
     if _team_generations.get(team_id, 0) == generation:
         _team_copies[team_id] = (time.monotonic(), snapshot)
     return snapshot
@@ -148,7 +157,7 @@ async def _personal(snapshot: TeamSnapshot, user_id: int | None) -> tuple[Key, .
     if copy is None or time.monotonic() - copy[0] >= TEAM_SECONDS:
         copy = _personal_copies[key] = (
             time.monotonic(),
-            await database_sync_to_async(personal_keys)(snapshot.team_id, user_id),
+            await _read_only(personal_keys)(snapshot.team_id, user_id),
         )
     return copy[1]
 
