@@ -199,13 +199,15 @@ class TurnUpstream:
     model: str  # as the upstream names it (x-ai/grok-4.3 through OpenRouter)
     credential_id: int | None  # None: the deployment's upstream
     personal: bool = False
+    max_output_tokens: int = 0  # the most the reply may write
 
 
 async def turn_upstream(*, team_id: int | None, user_id: int | None, model: str) -> TurnUpstream:
     """The client and model name a turn uses, routed from this process's copy of the team."""
     if team_id is None:  # nobody's keys: no trip to the database
-        return TurnUpstream(grok_client(), model, None)
+        return TurnUpstream(grok_client(), model, None, max_output_tokens=settings.MAX_OUTPUT_TOKENS)
     snapshot = await team(team_id)
+    cap = snapshot.max_output.get(model) or settings.MAX_OUTPUT_TOKENS
     try:
         route = snapshot.route(model, await _personal(snapshot, user_id))
     except ModelDisabled:
@@ -218,8 +220,8 @@ async def turn_upstream(*, team_id: int | None, user_id: int | None, model: str)
     if route is None:
         if not settings.GROK_SIMULATED:
             raise NoUpstream("Your team has no provider key yet: an admin adds one in Manage team → Provider keys.")
-        return TurnUpstream(grok_client(), model, None)
-    return TurnUpstream(client_for(route.config), route.upstream_model, route.credential_id, route.personal)
+        return TurnUpstream(grok_client(), model, None, max_output_tokens=cap)
+    return TurnUpstream(client_for(route.config), route.upstream_model, route.credential_id, route.personal, cap)
 
 
 def forget_team(team_id: int, **_) -> None:

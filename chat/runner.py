@@ -83,6 +83,7 @@ class TurnRunner:
         self.stores_upstream = True  # Responses with store: a later turn may chain on this one
         self.credential_id: int | None = None
         self.personal_key = False
+        self.max_output_tokens: int | None = None
         # Requests (Stop, snapshot) wait here from now on, whoever sends them, even
         # before the task's first step.
         self.inbox = events.runner_inbox(self.message_id)
@@ -145,7 +146,12 @@ class TurnRunner:
         history = tuple(Message("assistant" if role == "assistant" else "user", text) for role, text in c.history)
         if c.instructions:
             history = (Message("system", c.instructions), *history)
-        return ChatRequest(model=self.upstream_model, messages=history, reasoning_effort=c.reasoning_effort)
+        return ChatRequest(
+            model=self.upstream_model,
+            messages=history,
+            reasoning_effort=c.reasoning_effort,
+            max_completion_tokens=self.max_output_tokens,
+        )
 
     def _request(self, *, chained: bool) -> ResponsesRequest:
         c = self.context
@@ -156,6 +162,7 @@ class TurnRunner:
                 input=(Message("user", c.input_text),),
                 previous_response_id=c.previous_response_id,
                 store=True,
+                max_output_tokens=self.max_output_tokens,
                 reasoning_effort=c.reasoning_effort,
                 tools=tools,
             )
@@ -165,6 +172,7 @@ class TurnRunner:
             input=history,
             instructions=c.instructions,
             store=True,
+            max_output_tokens=self.max_output_tokens,
             reasoning_effort=c.reasoning_effort,
             tools=tools,
         )
@@ -179,6 +187,7 @@ class TurnRunner:
             )
         client, self.upstream_model = upstream.client, upstream.model
         self.credential_id, self.personal_key = upstream.credential_id, upstream.personal
+        self.max_output_tokens = upstream.max_output_tokens or None
         if client.config.info.stream_with == "chat":
             self.stores_upstream = False
             stream = client.chat_stream(self._chat_request())

@@ -338,6 +338,10 @@ PROVIDER_CHECK_SECONDS = env_int("PROVIDER_CHECK_SECONDS", 6 * 3600)
 
 # --- Turns.
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32_000)
+# The most one reply may write (output tokens, reasoning included), unless a team's admins
+# set another cap for the model; sent upstream as max_output_tokens / max_completion_tokens.
+MAX_OUTPUT_TOKENS = env_int("MAX_OUTPUT_TOKENS", 32_768)
+MAX_OUTPUT_TOKENS_CEILING = 1_000_000  # what an admin may set at most
 TURN_FRAME_INTERVAL = 0.03  # coalesce deltas into frames of about 30 ms
 TURN_FRAME_INTERVAL_MAX = 0.1  # ... and up to 100 ms when the web process falls behind (chat/runner.py)
 TURN_CHECKPOINT_INTERVAL = 1.0  # write partial text about once a second

@@ -358,3 +358,12 @@ def test_messages_accepts_the_x_api_key_header(simulator):
     assert response.status_code == 200
     assert response.json()["type"] == "message"
     assert response.json()["content"][0]["type"] == "text"
+
+
+def test_a_directive_cannot_ask_for_more_than_its_limits():
+    from chat.grok.simulator.config import DIRECTIVE_LIMITS, Directive
+
+    asked = Directive.parse("[[sim tokens=9300000 ttft_ms=99999999 stall_ms=-5 tps=nan defer_ms=10]]")
+    assert asked.tokens == DIRECTIVE_LIMITS["tokens"] == 100_000
+    assert asked.ttft_ms == DIRECTIVE_LIMITS["ttft_ms"]
+    assert asked.stall_ms is None and asked.tps is None and asked.defer_ms == 10

@@ -147,3 +147,39 @@ def test_an_xai_keys_image_models_are_listed_and_can_be_turned_off(team, simulat
     assert f"{name}: turned off" in change(admin, model=name, enabled="0").text
     assert not TeamModel.objects.get(model=name).enabled
     assert "only be turned on or off" in change(admin, model=name, default="1").text
+
+
+async def reply_usage(user, text: str) -> dict:
+    socket = Socket(user)
+    assert await socket.connect()
+    await socket.send(
+        {
+            "type": "turn.start",
+            "client_id": str(uuid.uuid4()),
+            "conversation": None,
+            "text": text,
+            "model": "grok-4.3",
+            "options": {},
+        }
+    )
+    done = await socket.until(lambda f: f["type"] in ("turn.done", "turn.failed"))
+    await socket.close()
+    assert done["type"] == "turn.done", done
+    return done
+
+
+async def test_no_reply_writes_more_than_its_cap_whatever_the_message_asks(team, settings):
+    settings.MAX_OUTPUT_TOKENS = 40
+    done = await reply_usage(team["bob"].user, "Write a lot [[sim tokens=5000]]")
+    assert done["usage"]["output_tokens"] <= 40
+    said = await database_sync_to_async(lambda: change(as_(team["alice"]), model="grok-4.3", max_output="15").text)()
+    assert "grok-4.3: replies up to 15 tokens" in said
+    done = await reply_usage(team["bob"].user, "Write a lot more [[sim tokens=5000]]")
+    assert done["usage"]["output_tokens"] <= 15
+
+
+def test_a_cap_that_is_not_a_number_of_tokens_is_refused(team):
+    admin = as_(team["alice"])
+    for value in ("-3", "lots", "0", "99999999999"):
+        assert "whole number of tokens" in change(admin, model="grok-4.3", max_output=value).text, value
+    assert not TeamModel.objects.exists()

@@ -48,6 +48,10 @@ class ModelRow:
         return f"${m.input_usd_per_million:.2f} in{cached} · ${m.output_usd_per_million:.2f} out"
 
     @property
+    def max_output(self) -> int:
+        return (self.choice.max_output_tokens if self.choice else None) or settings.MAX_OUTPUT_TOKENS
+
+    @property
     def context(self) -> str:
         return f"{self.model.context_window:,} tokens of context" if self.model.context_window else ""
 
@@ -98,7 +102,7 @@ def team_image_rows(team: Team) -> list[ImageRow]:
 
 
 def model_choice_change(
-    *, team: Team, actor, model: str, enabled=None, credential=None, default=None, effort=None
+    *, team: Team, actor, model: str, enabled=None, credential=None, default=None, effort=None, max_output=None
 ) -> str:
     rows = {row.model.id: row for row in team_model_rows(team)}
     row = rows.get(model)
@@ -141,6 +145,9 @@ def model_choice_change(
                 TeamModel.objects.filter(team=team, is_default=True).exclude(pk=choice.pk).update(is_default=False)
                 choice.is_default = True
             said.append(f"default effort {effort or 'the model’s own'}")
+        if max_output is not None:
+            choice.max_output_tokens = _max_output(max_output)
+            said.append(f"replies up to {choice.max_output_tokens or settings.MAX_OUTPUT_TOKENS:,} tokens")
         choice.save()
         audit_record(
             team=team,
@@ -152,10 +159,23 @@ def model_choice_change(
                 "default": choice.is_default,
                 "default_effort": choice.default_effort,
                 "pinned_to": choice.credential.label if choice.credential else None,
+                "max_output_tokens": choice.max_output_tokens,
             },
         )
     changed(team.pk)
     return f"{model}: {', '.join(said) or 'unchanged'}."
+
+
+def _max_output(value: str) -> int | None:
+    """ "" (the deployment's MAX_OUTPUT_TOKENS) or a whole number of tokens within reason."""
+    value = value.strip().replace(",", "")
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= settings.MAX_OUTPUT_TOKENS_CEILING:
+        raise ChoiceError(
+            f"The most a reply may write is a whole number of tokens from 1 to {settings.MAX_OUTPUT_TOKENS_CEILING:,}."
+        )
+    return int(value)
 
 
 def _image_choice_change(*, team: Team, actor, model: str, enabled) -> str:

@@ -165,6 +165,7 @@ def model_update(request, actor: Membership):
             credential=request.POST.get("credential"),
             default=request.POST.get("default"),
             effort=request.POST.get("effort"),
+            max_output=request.POST.get("max_output"),
         )
     except catalogue.ChoiceError as error:
         messages.error(request, str(error))

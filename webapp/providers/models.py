@@ -83,6 +83,8 @@ class TeamModel(models.Model):
     credential = models.ForeignKey(Credential, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     is_default = models.BooleanField(default=False)
     default_effort = models.CharField(max_length=20, blank=True)
+    # The most a reply with this model may write (output and reasoning tokens); None: MAX_OUTPUT_TOKENS.
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -60,6 +60,7 @@ class TeamSnapshot:
     default_effort: str | None = None
     keys: tuple[Key, ...] = ()  # the team's enabled keys, default first
     pins: dict[str, int] = field(default_factory=dict)
+    max_output: dict[str, int] = field(default_factory=dict)  # model → the admins' cap
     personal_allowed: bool = False
     unsynced: tuple[int, ...] = ()  # enabled keys whose models were never read (XAI_API_KEY's, at first)
 
@@ -116,6 +117,7 @@ def team_snapshot(team_id: int | None) -> TeamSnapshot:
     hidden = frozenset(c.model for c in choices if not c.enabled)
     default = next((c for c in choices if c.is_default), None)
     pins = {c.model: c.credential_id for c in choices if c.credential_id}
+    max_output = {c.model: c.max_output_tokens for c in choices if c.max_output_tokens}
     personal_allowed = bool(Team.objects.filter(pk=team_id).values_list("personal_keys_allowed", flat=True).first())
     rows = list(Credential.objects.filter(team_id=team_id, user__isnull=True).order_by("-is_default", "id"))
     common = {
@@ -123,6 +125,7 @@ def team_snapshot(team_id: int | None) -> TeamSnapshot:
         "default_model": default.model if default else None,
         "default_effort": (default.default_effort or None) if default else None,
         "pins": pins,
+        "max_output": max_output,
         "personal_allowed": personal_allowed,
     }
     if not rows:

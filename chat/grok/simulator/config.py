@@ -7,6 +7,22 @@ from dataclasses import dataclass, field, fields, replace
 
 DIRECTIVE = re.compile(r"\[\[sim(?:\s+([^\]]*))?\]\]")
 
+# What a directive may ask for at most: anyone who can send a message can write one, so a
+# message cannot make the simulator write millions of tokens or hold a connection for a day.
+DIRECTIVE_LIMITS = {
+    "ttft_ms": 600_000,
+    "tokens": 100_000,
+    "reasoning_tokens": 100_000,
+    "retry_after": 3600.0,
+    "retry_after_date": 3600.0,
+    "times": 100,
+    "cut_after": 1_000_000,
+    "stall_ms": 600_000,
+    "stall_at": 1_000_000,
+    "malformed": 1_000_000,
+    "defer_ms": 3_600_000,
+}
+
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -58,13 +74,17 @@ class Directive:
             kind = known[key]
             try:
                 if "int" in kind:
-                    values[key] = int(value or 1)
+                    number: int | float = int(value or 1)
                 elif "float" in kind:
-                    values[key] = float(value)
+                    number = float(value)
                 else:
                     values[key] = value
+                    continue
             except ValueError:
                 continue
+            if not number >= 0:  # negative, or NaN
+                continue
+            values[key] = min(number, DIRECTIVE_LIMITS.get(key, number))
         return cls(**values)  # type: ignore[arg-type]
 
     def with_defaults(self, config: SimConfig) -> Directive:
