@@ -342,6 +342,8 @@ MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32_000)
 # set another cap for the model; sent upstream as max_output_tokens / max_completion_tokens.
 MAX_OUTPUT_TOKENS = env_int("MAX_OUTPUT_TOKENS", 32_768)
 MAX_OUTPUT_TOKENS_CEILING = 1_000_000  # what an admin may set at most
+# Replies one person may have being written at once (tabs, devices and retries together).
+MAX_RUNNING_TURNS_PER_PERSON = env_int("MAX_RUNNING_TURNS_PER_PERSON", 8)
 TURN_FRAME_INTERVAL = 0.03  # coalesce deltas into frames of about 30 ms
 TURN_FRAME_INTERVAL_MAX = 0.1  # ... and up to 100 ms when the web process falls behind (chat/runner.py)
 TURN_CHECKPOINT_INTERVAL = 1.0  # write partial text about once a second

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from chat import events, frames
@@ -171,6 +172,7 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
     """
     results: list[TurnStarted | Exception | None] = [None] * len(requests)
     checked: list[tuple[int, uuid.UUID, str, str | None]] = []
+    running = _running_by_person(requests)
     for i, request in enumerate(requests):
         try:
             client_uuid = _client_uuid(request.client_id)
@@ -187,6 +189,7 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
             )
             if request.conversation_id is None and request.parent_id is not None:
                 raise TurnError("bad_parent", "A new conversation has no earlier message to answer after.")
+            _count_running(running, request.user)
         except TurnError as error:
             # A resend is answered as one even when it would not pass now (the model
             # list cannot be read, say): it started when it did.
@@ -215,6 +218,34 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
         for (i, *_), result in zip(checked, started, strict=True):
             results[i] = result
     return results  # type: ignore[return-value]
+
+
+def _running_by_person(requests: list[StartRequest]) -> dict[int, int]:
+    """How many replies each sender has being written now, in one query for the batch."""
+    ids = {r.user.pk for r in requests if r.user is not None}
+    rows = (
+        Message.objects.filter(role=Message.Role.ASSISTANT, state__in=Message.RUNNING, conversation__owner_id__in=ids)
+        .values("conversation__owner_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["conversation__owner_id"]: row["n"] for row in rows}
+
+
+def _count_running(running: dict[int, int], user) -> None:
+    """One more reply for ``user``, or TurnError past MAX_RUNNING_TURNS_PER_PERSON: one person
+    starting hundreds of replies at once would slow everyone's (the limit is checked per
+    batch and per process, so starts racing in several processes may pass it by a few)."""
+    if user is None:
+        return
+    limit = settings.MAX_RUNNING_TURNS_PER_PERSON
+    now = running.get(user.pk, 0)
+    if now >= limit:
+        raise TurnError(
+            "too_many_replies",
+            f"You have {now} replies being written already (at most {limit} at a time): "
+            "wait for one to finish, or stop one.",
+        )
+    running[user.pk] = now + 1
 
 
 def _instructions(users) -> dict[int, str | None]:
@@ -409,6 +440,7 @@ def turn_retry(*, user, message_id: Any, runner: str = "") -> TurnStarted:
     failed = message_get_for_user(user, message_id)
     if failed.role != Message.Role.ASSISTANT or failed.is_running:
         raise TurnError("not_retryable", "Only a finished reply can be tried again.")
+    _count_running(_running_by_person([StartRequest(user, None, None, None, None, None, None)]), user)
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=failed.conversation_id)
         if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
