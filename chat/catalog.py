@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
@@ -31,7 +32,16 @@ CACHE_SECONDS = 600
 PROCESS_SECONDS = 10.0
 
 _process_copy: tuple[float, list[LanguageModel]] | None = None
-_loading: asyncio.Task | None = None
+_reads: dict[object, asyncio.Task] = {}  # the read in flight, per what it reads
+
+
+def _one_read(key: object, read: Callable[[], Coroutine], name: str) -> asyncio.Task:
+    """The read of ``key`` in flight on this loop, shared by every caller (a new one if there is none)."""
+    loop = asyncio.get_running_loop()
+    task = _reads.get(key)
+    if task is None or task.done() or task.get_loop() is not loop:
+        task = _reads[key] = loop.create_task(read(), name=name)
+    return task
 
 
 async def language_models() -> list[LanguageModel]:
@@ -53,12 +63,7 @@ async def language_models_or_none() -> list[LanguageModel] | None:
 
 
 def _load() -> asyncio.Task:
-    """The one read in flight on this loop (a new one if there is none)."""
-    global _loading
-    loop = asyncio.get_running_loop()
-    if _loading is None or _loading.done() or _loading.get_loop() is not loop:
-        _loading = loop.create_task(_read(), name="the model list")
-    return _loading
+    return _one_read("language-models", _read, "the model list")
 
 
 async def _read() -> list[LanguageModel]:
@@ -101,10 +106,6 @@ class Offer:
 TEAM_SECONDS = 10.0
 _team_copies: dict[int, tuple[float, TeamSnapshot]] = {}
 _personal_copies: dict[tuple[int, int], tuple[float, tuple[Key, ...]]] = {}
-_checks: dict[int, asyncio.Task] = {}
-
-
-_team_loads: dict[int, asyncio.Task] = {}
 
 
 def _read_only(function):
@@ -130,19 +131,14 @@ async def team(team_id: int) -> TeamSnapshot:
 
 
 def _team_load(team_id: int) -> asyncio.Task:
-    task = _team_loads.get(team_id)
-    if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-        task = _team_loads[team_id] = asyncio.get_running_loop().create_task(
-            _team_read(team_id), name=f"team {team_id}'s keys"
-        )
-    return task
+    return _one_read(("team", team_id), lambda: _team_read(team_id), f"team {team_id}'s keys")
 
 
 async def _team_read(team_id: int) -> TeamSnapshot:
     generation = _team_generations.get(team_id, 0)
     snapshot = await _read_only(team_snapshot)(team_id)
     if snapshot.unsynced:  # a key never checked (XAI_API_KEY's, just imported): read its models now, once
-        await asyncio.shield(_checking(team_id, snapshot.unsynced))
+        await credentials_check(snapshot.unsynced)  # in this one read, so once
         snapshot = await _read_only(team_snapshot)(team_id)
     if _team_generations.get(team_id, 0) == generation:
         _team_copies[team_id] = (time.monotonic(), snapshot)
@@ -162,20 +158,15 @@ async def _personal(snapshot: TeamSnapshot, user_id: int | None) -> tuple[Key, .
     return copy[1]
 
 
-def _checking(team_id: int, credential_ids: tuple[int, ...]) -> asyncio.Task:
-    """One check of a team's unchecked keys at a time, shared by every caller."""
-    task = _checks.get(team_id)
-    if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-        task = _checks[team_id] = asyncio.get_running_loop().create_task(credentials_check(credential_ids))
-    return task
-
-
 async def offer_for(team_id: int | None) -> Offer:
     if team_id is None:
         return Offer(await language_models_or_none())
     snapshot = await team(team_id)
-    choices = {"hidden": snapshot.hidden, "default_model": snapshot.default_model}
-    choices["default_effort"] = snapshot.default_effort
+    choices = {
+        "hidden": snapshot.hidden,
+        "default_model": snapshot.default_model,
+        "default_effort": snapshot.default_effort,
+    }
     if snapshot.models is not None:
         return Offer(snapshot.models, **choices)
     if not settings.GROK_SIMULATED:
@@ -228,7 +219,7 @@ def forget_team(team_id: int, **_) -> None:
     """This process reads the team's keys and choices again at its next turn (after a change)."""
     _team_generations[team_id] = _team_generations.get(team_id, 0) + 1
     _team_copies.pop(team_id, None)
-    _team_loads.pop(team_id, None)  # a read begun before the change is not waited for, nor kept
+    _reads.pop(("team", team_id), None)  # a read begun before the change is not waited for, nor kept
     for key in [k for k in _personal_copies if k[0] == team_id]:
         del _personal_copies[key]
 

@@ -188,24 +188,17 @@ class TurnRunner:
         client, self.upstream_model = upstream.client, upstream.model
         self.credential_id, self.personal_key = upstream.credential_id, upstream.personal
         self.max_output_tokens = upstream.max_output_tokens or None
-        if client.config.info.stream_with == "chat":
-            self.stores_upstream = False
-            stream = client.chat_stream(self._chat_request())
-            try:
-                return await self._consume(stream, chained=False) or self._outcome(
-                    MessageRow.State.FAILED,
-                    error={
-                        "code": "stream_incomplete",
-                        "message": "Grok's reply ended unexpectedly.",
-                        "retryable": True,
-                    },
-                )
-            finally:
-                await stream.aclose()
+        # Gateways stream chat completions, which store nothing upstream to chain on.
+        self.stores_upstream = client.config.info.stream_with == "responses"
         # A stored response lives in the account of the key that stored it.
-        chained = bool(c.previous_response_id) and upstream.credential_id == c.previous_credential_id
+        chained = (
+            self.stores_upstream and bool(c.previous_response_id) and upstream.credential_id == c.previous_credential_id
+        )
         while True:
-            stream = client.responses_stream(self._request(chained=chained))
+            if self.stores_upstream:
+                stream = client.responses_stream(self._request(chained=chained))
+            else:
+                stream = client.chat_stream(self._chat_request())
             try:
                 outcome = await self._consume(stream, chained)
             finally:

@@ -75,3 +75,14 @@ def simulator():
     yield sim
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def fresh_team_copies():
+    """Each test starts without this process's copies of teams' keys (chat/catalog.py): the
+    test databases reuse row ids, so a team in one test may have another test's id."""
+    yield
+    catalog = sys.modules.get("chat.catalog")  # only where a test used it
+    if catalog is not None:
+        for team_id in list(catalog._team_copies):
+            catalog.forget_team(team_id)

@@ -172,7 +172,7 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
     """
     results: list[TurnStarted | Exception | None] = [None] * len(requests)
     checked: list[tuple[int, uuid.UUID, str, str | None]] = []
-    running = _running_by_person(requests)
+    running = _running_by_person(r.user for r in requests)
     for i, request in enumerate(requests):
         try:
             client_uuid = _client_uuid(request.client_id)
@@ -220,9 +220,9 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
     return results  # type: ignore[return-value]
 
 
-def _running_by_person(requests: list[StartRequest]) -> dict[int, int]:
-    """How many replies each sender has being written now, in one query for the batch."""
-    ids = {r.user.pk for r in requests if r.user is not None}
+def _running_by_person(users) -> dict[int, int]:
+    """How many replies each of ``users`` has being written now, in one query."""
+    ids = {u.pk for u in users if u is not None}
     rows = (
         Message.objects.filter(role=Message.Role.ASSISTANT, state__in=Message.RUNNING, conversation__owner_id__in=ids)
         .values("conversation__owner_id")
@@ -440,7 +440,7 @@ def turn_retry(*, user, message_id: Any, runner: str = "") -> TurnStarted:
     failed = message_get_for_user(user, message_id)
     if failed.role != Message.Role.ASSISTANT or failed.is_running:
         raise TurnError("not_retryable", "Only a finished reply can be tried again.")
-    _count_running(_running_by_person([StartRequest(user, None, None, None, None, None, None)]), user)
+    _count_running(_running_by_person([user]), user)
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=failed.conversation_id)
         if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,38 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.test import Client
+
+MODEL = "grok-4.3"
+
+
+def start(text: str, conversation: int | None = None, client_id: str | None = None, **extra) -> dict:
+    """A ``turn.start`` frame as the page sends it."""
+    return {
+        "type": "turn.start",
+        "client_id": client_id or str(uuid.uuid4()),
+        "conversation": conversation,
+        "parent": None,
+        "text": text,
+        "model": MODEL,
+        "options": {},
+        "attachments": [],
+        **extra,
+    }
+
+
+def is_end(frame: dict) -> bool:
+    return frame.get("type") in ("turn.done", "turn.failed")
+
+
+async def reply(user, text: str, conversation: int | None = None, **extra) -> dict:
+    """One turn from a socket of its own: its end frame (``turn.done`` or ``turn.failed``)."""
+    socket = Socket(user)
+    assert await socket.connect()
+    try:
+        await socket.send(start(text, conversation, **extra))
+        return await socket.until(is_end)
+    finally:
+        await socket.close()
 
 
 @pytest.fixture(autouse=True)

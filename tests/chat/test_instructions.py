@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from channels.db import database_sync_to_async
 
 from webapp.accounts.models import Membership, Team
 
-from .conftest import Socket
+from .conftest import Socket, reply, start
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 async def reply_to(user, text: str) -> str:
-    socket = Socket(user)
-    assert await socket.connect()
-    await socket.send(
-        {
-            "type": "turn.start",
-            "client_id": str(uuid.uuid4()),
-            "conversation": None,
-            "text": text,
-            "model": "grok-4.3",
-            "options": {},
-        }
-    )
-    end = await socket.until(lambda f: f["type"] in ("turn.done", "turn.failed"))
-    await socket.close()
+    end = await reply(user, text)
     assert end["type"] == "turn.done", end
     return end["content"]
 
@@ -53,30 +38,11 @@ async def test_the_same_message_gets_another_reply_once_instructions_are_set(ali
 async def second_reply(user, instruct_between=None) -> str:
     socket = Socket(user)
     assert await socket.connect()
-    await socket.send(
-        {
-            "type": "turn.start",
-            "client_id": str(uuid.uuid4()),
-            "conversation": None,
-            "text": "Tell me about tea",
-            "model": "grok-4.3",
-            "options": {},
-        }
-    )
+    await socket.send(start("Tell me about tea"))
     first = await socket.until(lambda f: f["type"] == "turn.done")
     if instruct_between:
         await instruct_between()
-    await socket.send(
-        {
-            "type": "turn.start",
-            "client_id": str(uuid.uuid4()),
-            "conversation": first["conversation"],
-            "parent": first["message"],
-            "text": "And coffee?",
-            "model": "grok-4.3",
-            "options": {},
-        }
-    )
+    await socket.send(start("And coffee?", first["conversation"], parent=first["message"]))
     second = await socket.until(lambda f: f["type"] == "turn.done" and f["message"] != first["message"])
     await socket.close()
     return second["content"]

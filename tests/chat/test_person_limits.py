@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from channels.db import database_sync_to_async
 
 from chat.models import Message
 
-from .conftest import Socket
+from .conftest import Socket, start
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-def start(text: str) -> dict:
-    return {
-        "type": "turn.start",
-        "client_id": str(uuid.uuid4()),
-        "conversation": None,
-        "text": text,
-        "model": "grok-4.3",
-        "options": {},
-    }
 
 
 async def test_starts_past_the_persons_limit_are_refused_and_others_are_not(alice, bob, settings):

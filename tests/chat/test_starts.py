@@ -15,7 +15,7 @@ from chat.models import Conversation, Message
 from chat.sync import database
 from chat.turns.commands import StartRequest, TurnStarted, turns_start
 
-from .test_turns import MODEL, is_end, start
+from .conftest import MODEL, is_end, start
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -143,7 +143,7 @@ async def test_a_stop_sent_before_the_runner_has_run_at_all_stops_it_at_once(ali
 @pytest.fixture
 def fresh_catalog(monkeypatch):
     monkeypatch.setattr(catalog, "_process_copy", None)
-    monkeypatch.setattr(catalog, "_loading", None)
+    monkeypatch.setattr(catalog, "_reads", {})
 
 
 async def test_an_old_model_list_is_served_at_once_while_one_refresh_runs_behind_it(fresh_catalog, settings):
@@ -153,7 +153,7 @@ async def test_an_old_model_list_is_served_at_once_while_one_refresh_runs_behind
     served = await asyncio.gather(*(catalog.language_models() for _ in range(5)))
 
     assert all(copy == models[:1] for copy in served)  # the old copy, without waiting
-    refresh = catalog._loading
+    refresh = catalog._reads.get("language-models")
     assert refresh is not None and not refresh.done()  # one refresh for all five
     await refresh
     assert catalog._process_copy[1] == models and await catalog.language_models() == models
@@ -170,7 +170,7 @@ async def test_a_failed_refresh_keeps_the_old_list_and_no_list_at_all_refuses_th
     settings.GROK_BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens there
     with caplog.at_level(logging.WARNING, logger="chat.catalog"):
         assert await catalog.language_models() == models
-        await asyncio.gather(catalog._loading, return_exceptions=True)
+        await asyncio.gather(catalog._reads["language-models"], return_exceptions=True)
         await asyncio.sleep(0)
     assert catalog._process_copy[1] == models
     assert "refreshing the model list failed" in caplog.text

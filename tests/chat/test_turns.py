@@ -11,28 +11,9 @@ from channels.db import database_sync_to_async
 from chat.models import Conversation, Message
 from webapp.accounts.models import UsageRecord
 
-from .conftest import streamed_text_of, text_of
+from .conftest import MODEL, is_end, start, streamed_text_of, text_of
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-MODEL = "grok-4.3"
-
-
-def start(text: str, conversation: int | None = None, client_id: str | None = None, **extra) -> dict:
-    return {
-        "type": "turn.start",
-        "client_id": client_id or str(uuid.uuid4()),
-        "conversation": conversation,
-        "parent": None,
-        "text": text,
-        "model": MODEL,
-        "options": {},
-        "attachments": [],
-        **extra,
-    }
-
-
-def is_end(frame: dict) -> bool:
-    return frame.get("type") in ("turn.done", "turn.failed")
 
 
 async def run_turn(socket, text: str, conversation: int | None = None) -> dict:

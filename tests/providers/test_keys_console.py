@@ -191,22 +191,13 @@ async def test_turns_go_through_the_teams_key_and_no_frame_carries_it(team, simu
 
     settings.GROK_BASE_URL = "http://127.0.0.1:9/v1"  # the deployment's upstream is gone: only the key works
 
-    from tests.chat.conftest import Socket
+    from tests.chat.conftest import Socket, is_end, start
 
     await database_sync_to_async(add_key)(team, simulator)
     socket = Socket(team["alice"].user)
     assert await socket.connect()
-    await socket.send(
-        {
-            "type": "turn.start",
-            "client_id": "6f3c1f3e-0000-4000-8000-000000000001",
-            "conversation": None,
-            "text": "Through the team key",
-            "model": "grok-4.3",
-            "options": {},
-        }
-    )
-    end = await socket.until(lambda f: f["type"] in ("turn.done", "turn.failed"))
+    await socket.send(start("Through the team key"))
+    end = await socket.until(is_end)
     await socket.close()
     assert end["type"] == "turn.done", end
     assert SECRET[4:-4] not in repr(socket.frames)

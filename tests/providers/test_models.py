@@ -5,14 +5,13 @@ from __future__ import annotations
 import html
 import json
 import re
-import uuid
 
 import pytest
 from channels.db import database_sync_to_async
 from django.urls import reverse
 
 from tests.accounts.conftest import as_
-from tests.chat.conftest import Socket
+from tests.chat.conftest import Socket, reply, start
 from webapp.accounts.models import AuditEvent
 from webapp.providers.models import TeamModel
 
@@ -70,16 +69,7 @@ async def test_a_turn_with_a_model_turned_off_is_refused_with_a_clear_message(te
     await database_sync_to_async(lambda: change(as_(team["alice"]), model="grok-4.3", enabled="0"))()
     socket = Socket(team["bob"].user)
     assert await socket.connect()
-    await socket.send(
-        {
-            "type": "turn.start",
-            "client_id": str(uuid.uuid4()),
-            "conversation": None,
-            "text": "Hi",
-            "model": "grok-4.3",
-            "options": {},
-        }
-    )
+    await socket.send(start("Hi"))
     refused = await socket.until(lambda f: f["type"] == "error")
     await socket.close()
     assert refused["code"] == "model_disabled" and "turned grok-4.3 off" in refused["message"]
@@ -112,16 +102,7 @@ def test_xai_api_keys_credential_reads_its_models_when_the_team_first_needs_them
 async def test_trying_a_reply_again_with_a_model_since_turned_off_fails_with_the_reason(team):
     socket = Socket(team["bob"].user)
     assert await socket.connect()
-    await socket.send(
-        {
-            "type": "turn.start",
-            "client_id": str(uuid.uuid4()),
-            "conversation": None,
-            "text": "Hi",
-            "model": "grok-4.3",
-            "options": {},
-        }
-    )
+    await socket.send(start("Hi"))
     done = await socket.until(lambda f: f["type"] == "turn.done")
     await database_sync_to_async(lambda: change(as_(team["alice"]), model="grok-4.3", enabled="0"))()
     await socket.send({"type": "turn.retry", "message": done["message"]})
@@ -149,32 +130,15 @@ def test_an_xai_keys_image_models_are_listed_and_can_be_turned_off(team, simulat
     assert "only be turned on or off" in change(admin, model=name, default="1").text
 
 
-async def reply_usage(user, text: str) -> dict:
-    socket = Socket(user)
-    assert await socket.connect()
-    await socket.send(
-        {
-            "type": "turn.start",
-            "client_id": str(uuid.uuid4()),
-            "conversation": None,
-            "text": text,
-            "model": "grok-4.3",
-            "options": {},
-        }
-    )
-    done = await socket.until(lambda f: f["type"] in ("turn.done", "turn.failed"))
-    await socket.close()
-    assert done["type"] == "turn.done", done
-    return done
-
-
 async def test_no_reply_writes_more_than_its_cap_whatever_the_message_asks(team, settings):
     settings.MAX_OUTPUT_TOKENS = 40
-    done = await reply_usage(team["bob"].user, "Write a lot [[sim tokens=5000]]")
+    done = await reply(team["bob"].user, "Write a lot [[sim tokens=5000]]")
+    assert done["type"] == "turn.done", done
     assert done["usage"]["output_tokens"] <= 40
     said = await database_sync_to_async(lambda: change(as_(team["alice"]), model="grok-4.3", max_output="15").text)()
     assert "grok-4.3: replies up to 15 tokens" in said
-    done = await reply_usage(team["bob"].user, "Write a lot more [[sim tokens=5000]]")
+    done = await reply(team["bob"].user, "Write a lot more [[sim tokens=5000]]")
+    assert done["type"] == "turn.done", done
     assert done["usage"]["output_tokens"] <= 15
 
 

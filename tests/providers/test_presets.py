@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.urls import reverse
 
 from tests.accounts.conftest import as_
-from tests.chat.conftest import Socket
+from tests.chat.conftest import reply
 from tests.grok.google_accounts import service_account_info, token_requests
 from webapp.providers.models import Credential
 
@@ -35,30 +35,12 @@ def forms(simulator) -> dict[str, dict]:
     }
 
 
-async def turn(user, text: str) -> dict:
-    socket = Socket(user)
-    assert await socket.connect()
-    await socket.send(
-        {
-            "type": "turn.start",
-            "client_id": str(uuid.uuid4()),
-            "conversation": None,
-            "text": text,
-            "model": "grok-4.3",
-            "options": {},
-        }
-    )
-    end = await socket.until(lambda f: f["type"] in ("turn.done", "turn.failed"))
-    await socket.close()
-    return end
-
-
 async def save_and_talk(team, data: dict, text: str) -> tuple[Credential, dict]:
     admin = team["alice"]
     response = await database_sync_to_async(lambda: as_(admin).post(reverse("manage:keys"), data))()
     assert response.status_code == 302, response.content.decode()[:2000]
     credential = await Credential.objects.aget()
-    return credential, await turn(admin.user, text)
+    return credential, await reply(admin.user, text)
 
 
 @pytest.mark.parametrize("preset", ["openrouter", "cometapi", "cloudflare", "custom"])

@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from chat.grok import GrokError
 from chat.grok.providers import vertex_base_url
-from chat.grok.vertex import check_service_account
+from chat.grok.vertex import LOCAL_HOSTS, check_service_account
 from webapp.accounts.audit import audit_record
 from webapp.accounts.models import AuditEvent, Team
 
@@ -117,7 +117,7 @@ def _service_account(secret: str):
     # The key file decides where the server sends its signed assertions: Google's token
     # endpoint only, unless the deployment allows private addresses (the simulator's).
     host = urlsplit(account.token_uri).hostname
-    local = settings.PROVIDER_LOOPBACK_URLS_ALLOWED and host in ("127.0.0.1", "localhost", "::1")
+    local = settings.PROVIDER_LOOPBACK_URLS_ALLOWED and host in LOCAL_HOSTS
     if not (addresses.private_allowed() or local) and host != GOOGLE_TOKEN_HOST:
         raise CredentialError(f'The key file\'s "token_uri" must be https://{GOOGLE_TOKEN_HOST}/token.', "secret")
     return account
