@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "axes",
     "webapp.accounts",
     "webapp.providers",
+    "webapp.usage",
     "chat",
     "jobs",
 ]

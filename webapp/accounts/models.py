@@ -61,6 +61,8 @@ class Team(models.Model):
     personal_keys_allowed = models.BooleanField(default=False)
     # Set by its admins, sent before each person's own (INSTRUCTIONS_MAX_CHARS).
     instructions = models.TextField(blank=True)
+    # Where the team's days and months begin and end, for its budgets (an IANA name).
+    time_zone = models.CharField(max_length=64, default="UTC")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -107,6 +109,10 @@ class UsageRecord(models.Model):
     """One row per upstream request: what was asked, what it cost, how long it took."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
+    # The team whose keys and budgets it used (None: a person in no team, on the deployment's upstream).
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_records")
+    # The provider key it went through (webapp.providers, by id: none for the deployment's upstream).
+    credential_id = models.BigIntegerField(null=True, blank=True)
     # By id, not by foreign key: this app knows nothing of chat (DESIGN.md), and a record
     # outlives the conversation it was for.
     conversation_id = models.BigIntegerField(null=True, db_index=True)
@@ -119,7 +125,9 @@ class UsageRecord(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     reasoning_tokens = models.PositiveIntegerField(default=0)
     image_tokens = models.PositiveIntegerField(default=0)
-    cost_ticks = models.BigIntegerField(null=True)  # 1e-10 USD, as xAI reports it
+    cost_ticks = models.BigIntegerField(null=True)  # 1e-10 USD, as xAI reports it (else priced from the catalogue)
+    # Counted here, not reported upstream: a reply stopped or cut before upstream said its usage.
+    estimated = models.BooleanField(default=False)
     latency_ms = models.PositiveIntegerField(null=True)
     ttft_ms = models.PositiveIntegerField(null=True)
     status_code = models.PositiveIntegerField(null=True)
@@ -127,7 +135,10 @@ class UsageRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "created_at"])]
+        indexes = [
+            models.Index(fields=["user", "created_at"]),
+            models.Index(fields=["team", "created_at"], name="usage_team_time"),
+        ]
 
 
 class AuditEvent(models.Model):
