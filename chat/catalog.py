@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -91,6 +91,11 @@ class Offer:
     default_model: str | None = None
     default_effort: str | None = None
     no_key: bool = False  # the team has no provider key and the deployment offers none
+    max_output: Mapping[str, int] = field(default_factory=dict)  # model → the admins' cap on a reply
+
+    def cap(self, model: str) -> int:
+        """The most a reply with ``model`` may write."""
+        return self.max_output.get(model) or settings.MAX_OUTPUT_TOKENS
 
     def default(self) -> str:
         ids = [m.id for m in self.models or []]
@@ -166,6 +171,7 @@ async def offer_for(team_id: int | None) -> Offer:
         "hidden": snapshot.hidden,
         "default_model": snapshot.default_model,
         "default_effort": snapshot.default_effort,
+        "max_output": snapshot.max_output,
     }
     if snapshot.models is not None:
         return Offer(snapshot.models, **choices)

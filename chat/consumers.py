@@ -14,7 +14,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import events, frames, runner, starts
+from . import catalog, events, frames, runner, starts
 from .access import NotFound, conversation_get_for_user, row_id, seq_cursor
 from .sockets import Session
 from .sync import database
@@ -169,7 +169,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _retry(self, frame: dict) -> None:
         address = await events.runner_address()
-        started = await database(turn_retry)(user=self.user, message_id=frame.get("message"), runner=address)
+        team_id = self.user.active_team_id
+        offer = await catalog.offer_for(team_id) if team_id is not None else None
+        started = await database(turn_retry)(
+            user=self.user, message_id=frame.get("message"), offer=offer, runner=address
+        )
         runner.start(started.context)
 
 

@@ -187,7 +187,9 @@ class TurnRunner:
             )
         client, self.upstream_model = upstream.client, upstream.model
         self.credential_id, self.personal_key = upstream.credential_id, upstream.personal
-        self.max_output_tokens = upstream.max_output_tokens or None
+        # The model's cap now, or less if the budgets left less when the turn started.
+        caps = [cap for cap in (upstream.max_output_tokens, c.max_output_tokens) if cap]
+        self.max_output_tokens = min(caps) if caps else None
         # Gateways stream chat completions, which store nothing upstream to chain on.
         self.stores_upstream = client.config.info.stream_with == "responses"
         # A stored response lives in the account of the key that stored it.
@@ -227,6 +229,7 @@ class TurnRunner:
                         status=event.error.status,
                         code=event.error.code,
                         latency_ms=round((time.monotonic() - self.started) * 1000),
+                        credential_id=self.credential_id,
                     )
                     return None
                 return self._outcome(

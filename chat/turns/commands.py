@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,12 +15,15 @@ from django.utils import timezone
 from chat import events, frames
 from chat.access import NotFound, conversation_get_for_user, message_get_for_user, row_id
 from chat.catalog import Offer, find_model
-from chat.grok import LanguageModel
+from chat.grok import LanguageModel, find_spec
 from chat.models import Conversation, Message
 from chat.serializers import message_json
 from webapp.accounts.instructions import instructions_for
 from webapp.accounts.models import User
+from webapp.usage.admission import admission_undo
+from webapp.usage.budgets import Grant, reservations_hold
 
+from .budgets import QuotaRefused, admit, ask_for, price_of, refusals_record
 from .errors import TurnError
 from .selectors import TurnContext, instructions_digest, turn_context
 from .sequence import seq_allocate
@@ -66,7 +70,9 @@ def _offer(models: Models, user) -> Offer:
     return Offer(models)
 
 
-def _validate(*, text: Any, model: Any, options: Any, offer: Offer, attachments: Any) -> tuple[str, str, str | None]:
+def _validate(
+    *, text: Any, model: Any, options: Any, offer: Offer, attachments: Any
+) -> tuple[str, LanguageModel, str | None]:
     if not isinstance(text, str) or not text.strip():
         raise TurnError("empty_text", "Write a message first.")
     if len(text) > settings.MAX_MESSAGE_CHARS:
@@ -101,7 +107,7 @@ def _validate(*, text: Any, model: Any, options: Any, offer: Offer, attachments:
         raise TurnError("bad_reasoning_effort", f"{chosen.id} accepts reasoning effort: {allowed}.")
     if not isinstance(options.get("web_search", False), bool):
         raise TurnError("bad_options", "web_search must be true or false.")
-    return text, chosen.id, effort
+    return text, chosen, effort
 
 
 def _turn_options(effort: str | None, options: dict, instructions: str | None = None) -> dict[str, Any]:
@@ -171,7 +177,7 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
     answered as a repeat (``existing``).
     """
     results: list[TurnStarted | Exception | None] = [None] * len(requests)
-    checked: list[tuple[int, uuid.UUID, str, str | None]] = []
+    checked: list[_Checked] = []
     running = _running_by_person(r.user for r in requests)
     for i, request in enumerate(requests):
         try:
@@ -179,12 +185,13 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
         except TurnError as error:
             results[i] = error
             continue
+        offer = _offer(models, request.user)
         try:
-            text, model_id, effort = _validate(
+            text, chosen, effort = _validate(
                 text=request.text,
                 model=request.model,
                 options=request.options,
-                offer=_offer(models, request.user),
+                offer=offer,
                 attachments=request.attachments,
             )
             if request.conversation_id is None and request.parent_id is not None:
@@ -195,12 +202,15 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
             # list cannot be read, say): it started when it did.
             results[i] = _repeat(request.user, client_uuid, error)
             continue
+        item = _Checked(i, client_uuid, chosen, effort, offer.cap(chosen.id))
         if request.conversation_id is None:
-            checked.append((i, client_uuid, model_id, effort))
+            checked.append(item)
             continue
         try:
-            with transaction.atomic():
-                results[i] = _start_in_conversation(request, client_uuid, model_id, effort, runner)
+            with _undone_on_failure() as grants, transaction.atomic():
+                results[i] = _start_in_conversation(request, item, runner, grants)
+        except QuotaRefused as error:
+            results[i] = error
         except (TurnError, NotFound, IntegrityError) as error:
             # A resend of a turn already started (its reply may still be running) is
             # answered as a repeat; looked for only when a start fails, so not per start.
@@ -209,15 +219,43 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
             results[i] = error
     if checked:
         try:
-            with transaction.atomic():
-                started = _start_new_conversations(requests, checked, runner)
+            with _undone_on_failure() as grants, transaction.atomic():
+                started = _start_new_conversations(requests, checked, runner, grants)
         except Exception:
             # A client_id used before (a resend) or meanwhile, or one start the database
             # refuses: one by one, each answered on its own.
             started = [_start_new_conversation_alone(requests, item, runner) for item in checked]
-        for (i, *_), result in zip(checked, started, strict=True):
-            results[i] = result
+        for item, result in zip(checked, started, strict=True):
+            results[item.index] = result
+    refusals_record(results)
     return results  # type: ignore[return-value]
+
+
+@dataclass
+class _Checked:
+    """A start that passed validation, on its way to being stored."""
+
+    index: int  # in the batch
+    client_uuid: uuid.UUID
+    model: LanguageModel
+    effort: str | None
+    cap: int  # the most its reply may write, before its budgets have their say
+
+    @property
+    def model_id(self) -> str:
+        return self.model.id
+
+
+@contextmanager
+def _undone_on_failure():
+    """The grants made inside; if the transaction around them fails, their per-minute
+    counts are given back (their reservations are rolled back with it)."""
+    grants: list[Grant] = []
+    try:
+        yield grants
+    except BaseException:
+        admission_undo(grants)
+        raise
 
 
 def _running_by_person(users) -> dict[int, int]:
@@ -269,28 +307,44 @@ def _repeat(user, client_uuid: uuid.UUID, error: Exception) -> TurnStarted | Exc
     return error
 
 
-def _start_new_conversation_alone(
-    requests: list[StartRequest], item: tuple[int, uuid.UUID, str, str | None], runner: str
-) -> TurnStarted | Exception:
+def _start_new_conversation_alone(requests: list[StartRequest], item: _Checked, runner: str) -> TurnStarted | Exception:
     try:
-        with transaction.atomic():
-            return _start_new_conversations(requests, [item], runner)[0]
+        with _undone_on_failure() as grants, transaction.atomic():
+            return _start_new_conversations(requests, [item], runner, grants)[0]
     except IntegrityError as error:
-        return _repeat(requests[item[0]].user, item[1], error)
+        return _repeat(requests[item.index].user, item.client_uuid, error)
     except Exception as error:
         return error
 
 
 def _start_new_conversations(
-    requests: list[StartRequest], checked: list[tuple[int, uuid.UUID, str, str | None]], runner: str
-) -> list[TurnStarted]:
+    requests: list[StartRequest], checked: list[_Checked], runner: str, grants: list[Grant]
+) -> list[TurnStarted | Exception]:
+    """The new conversations of ``checked`` in one go: each admitted by its budgets and
+    stored, or refused by them (a QuotaRefused in its place, nothing stored for it)."""
     now = timezone.now()
-    instructions = _instructions([requests[i].user for i, *_ in checked])
+    instructions = _instructions([requests[c.index].user for c in checked])
+    admitted = admit(
+        [
+            ask_for(
+                user=requests[c.index].user,
+                model=c.model,
+                cap=c.cap,
+                texts=[requests[c.index].text],
+                instructions=instructions.get(requests[c.index].user.pk),
+            )
+            for c in checked
+        ]
+    )
+    grants += [g for g in admitted if isinstance(g, Grant)]
+    stored = [(c, g) for c, g in zip(checked, admitted, strict=True) if not isinstance(g, QuotaRefused)]
     # Nothing runs in them and there is no parent; their first two seqs are the two frames below.
     conversations = Conversation.objects.bulk_create(
         [
-            Conversation(owner=requests[i].user, title=_title_from(requests[i].text), model=model_id, last_seq=2)
-            for i, _, model_id, _ in checked
+            Conversation(
+                owner=requests[c.index].user, title=_title_from(requests[c.index].text), model=c.model_id, last_seq=2
+            )
+            for c, _ in stored
         ]
     )
     questions = Message.objects.bulk_create(
@@ -298,12 +352,12 @@ def _start_new_conversations(
             Message(
                 conversation=conversation,
                 role=Message.Role.USER,
-                client_id=client_uuid,
-                content=requests[i].text,
-                model=model_id,
+                client_id=c.client_uuid,
+                content=requests[c.index].text,
+                model=c.model_id,
                 changed_seq=2,  # told in turn.started, after conversation.created
             )
-            for conversation, (i, client_uuid, model_id, _) in zip(conversations, checked, strict=True)
+            for conversation, (c, _) in zip(conversations, stored, strict=True)
         ]
     )
     answers = Message.objects.bulk_create(
@@ -311,52 +365,77 @@ def _start_new_conversations(
             _reply(
                 conversation,
                 question,
-                model_id,
-                _turn_options(effort, requests[i].options, instructions.get(requests[i].user.pk)),
+                c.model_id,
+                _turn_options(c.effort, requests[c.index].options, instructions.get(requests[c.index].user.pk)),
                 runner,
                 2,
                 now,
             )
-            for conversation, question, (i, _, model_id, effort) in zip(conversations, questions, checked, strict=True)
+            for conversation, question, (c, _) in zip(conversations, questions, stored, strict=True)
         ]
     )
-    started, published, joins = [], [], []
-    for conversation, question, answer, (i, client_uuid, model_id, effort) in zip(
-        conversations, questions, answers, checked, strict=True
-    ):
+    reservations_hold([(g, answer.pk) for answer, (_, g) in zip(answers, stored, strict=True) if g is not None])
+    started: dict[int, TurnStarted] = {}
+    published, joins = [], []
+    for conversation, question, answer, (c, grant) in zip(conversations, questions, answers, stored, strict=True):
+        request = requests[c.index]
         published += [
             frames.conversation_created(
-                conversation=conversation.pk, seq=1, title=conversation.title, client_id=str(client_uuid)
+                conversation=conversation.pk, seq=1, title=conversation.title, client_id=str(c.client_uuid)
             ),
             _started(conversation, 2, question, answer),
         ]
-        if requests[i].socket:
-            joins.append((conversation.pk, requests[i].socket))
+        if request.socket:
+            joins.append((conversation.pk, request.socket))
         context = TurnContext(
             message_id=answer.pk,
             conversation_id=conversation.pk,
             user_id=conversation.owner_id,
-            team_id=requests[i].user.active_team_id,
-            instructions=instructions.get(requests[i].user.pk),
-            model=model_id,
-            reasoning_effort=effort,
+            team_id=request.user.active_team_id,
+            instructions=instructions.get(request.user.pk),
+            model=c.model_id,
+            reasoning_effort=c.effort,
             web_search=bool(answer.options.get("web_search")),
             seq=2,
             input_text=question.content,
             previous_response_id=None,
             history=[(Message.Role.USER, question.content)],
             new_conversation=True,
+            max_output_tokens=grant.output_tokens if grant is not None else c.cap,
+            price=price_of(c.model),
         )
-        started.append(TurnStarted(conversation, question, answer, created_conversation=True, context=context))
+        started[c.index] = TurnStarted(conversation, question, answer, created_conversation=True, context=context)
     # Nobody elsewhere can follow a conversation this new, and one that starts to reads
     # these rows from the database: the frames stay in this process.
     events.publish_on_commit(*published, joins=joins, beyond=False)
-    return started
+    return [started.get(c.index) or refused for c, refused in zip(checked, admitted, strict=True)]
 
 
-def _start_in_conversation(
-    request: StartRequest, client_uuid: uuid.UUID, model_id: str, effort: str | None, runner: str
-) -> TurnStarted:
+def _admitted(
+    *, user, message: Message, context: TurnContext, model: LanguageModel, cap: int, grants: list[Grant]
+) -> TurnContext:
+    """The reply's budgets admit it (its reservation held) or QuotaRefused; the context
+    says how much it may write and at what price."""
+    ask = ask_for(
+        user=user,
+        model=model,
+        cap=cap,
+        texts=[text for _, text in context.history],
+        instructions=context.instructions,
+        chained=bool(context.previous_response_id),
+    )
+    grant = admit([ask])[0]
+    if isinstance(grant, QuotaRefused):
+        raise grant
+    if grant is not None:
+        grants.append(grant)
+        reservations_hold([(grant, message.pk)])
+    context.max_output_tokens = grant.output_tokens if grant is not None else cap
+    context.price = price_of(model)
+    return context
+
+
+def _start_in_conversation(request: StartRequest, item: _Checked, runner: str, grants: list[Grant]) -> TurnStarted:
     conversation = conversation_get_for_user(request.user, request.conversation_id)
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
@@ -364,30 +443,33 @@ def _start_in_conversation(
     parent = _parent(conversation, request.parent_id)
     # The row is locked: its last_seq is ours to advance.
     seq = conversation.last_seq = conversation.last_seq + 1
-    Conversation.objects.filter(pk=conversation.pk).update(model=model_id, updated_at=timezone.now(), last_seq=seq)
+    Conversation.objects.filter(pk=conversation.pk).update(model=item.model_id, updated_at=timezone.now(), last_seq=seq)
     question = Message.objects.create(
         conversation=conversation,
         parent=parent,
         role=Message.Role.USER,
-        client_id=client_uuid,
+        client_id=item.client_uuid,
         content=request.text,
-        model=model_id,
+        model=item.model_id,
         changed_seq=seq,
     )
     instructions = _instructions([request.user]).get(request.user.pk)
-    options = _turn_options(effort, request.options, instructions)
-    answer = _reply(conversation, question, model_id, options, runner, seq)
+    options = _turn_options(item.effort, request.options, instructions)
+    answer = _reply(conversation, question, item.model_id, options, runner, seq)
     answer.save(force_insert=True)
+    context = _admitted(
+        user=request.user,
+        message=answer,
+        context=turn_context(message=answer, team_id=request.user.active_team_id, instructions=instructions),
+        model=item.model,
+        cap=item.cap,
+        grants=grants,
+    )
     socket = request.socket
     events.publish_on_commit(
         _started(conversation, seq, question, answer), joins=[(conversation.pk, socket)] if socket else None
     )
-    return TurnStarted(
-        conversation,
-        question,
-        answer,
-        context=turn_context(message=answer, team_id=request.user.active_team_id, instructions=instructions),
-    )
+    return TurnStarted(conversation, question, answer, context=context)
 
 
 def _reply(
@@ -434,28 +516,52 @@ def _parent(conversation: Conversation, parent_id: Any) -> Message | None:
         raise TurnError("bad_parent", "The message to answer after is not in this conversation.") from None
 
 
-def turn_retry(*, user, message_id: Any, runner: str = "") -> TurnStarted:
+def turn_retry(*, user, message_id: Any, offer: Offer | None = None, runner: str = "") -> TurnStarted:
     """Answer the same user message again, as a new branch beside a finished reply; the
-    caller starts its runner from ``context`` once this returns."""
+    caller starts its runner from ``context`` once this returns. ``offer``: the models the
+    person's team offers now (None: the deployment's, for a person in no team)."""
     failed = message_get_for_user(user, message_id)
     if failed.role != Message.Role.ASSISTANT or failed.is_running:
         raise TurnError("not_retryable", "Only a finished reply can be tried again.")
     _count_running(_running_by_person([user]), user)
-    with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=failed.conversation_id)
-        if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
-            raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
-        seq = seq_allocate(conversation_id=conversation.pk)
-        conversation.last_seq = seq
-        instructions = _instructions([user]).get(user.pk)
-        options = _turn_options((failed.options or {}).get("reasoning_effort"), failed.options or {}, instructions)
-        answer = _reply(conversation, None, failed.model, options, runner, seq)
-        answer.parent_id = failed.parent_id
-        answer.save(force_insert=True)
-        events.publish_on_commit(_started(conversation, seq, None, answer, replaces=failed.pk))
-        # Read before it commits: a reply committed streaming must have a runner to start.
-        context = turn_context(message=answer, team_id=user.active_team_id, instructions=instructions)
+    offer = offer or Offer(None)
+    model = find_model(offer.models or [], failed.model) or _unlisted(failed.model)
+    try:
+        with _undone_on_failure() as grants, transaction.atomic():
+            conversation = Conversation.objects.select_for_update().get(pk=failed.conversation_id)
+            if Message.objects.filter(conversation=conversation, state__in=Message.RUNNING).exists():
+                raise TurnError("turn_running", "A reply is still being written in this conversation; stop it first.")
+            seq = seq_allocate(conversation_id=conversation.pk)
+            conversation.last_seq = seq
+            instructions = _instructions([user]).get(user.pk)
+            options = _turn_options((failed.options or {}).get("reasoning_effort"), failed.options or {}, instructions)
+            answer = _reply(conversation, None, failed.model, options, runner, seq)
+            answer.parent_id = failed.parent_id
+            answer.save(force_insert=True)
+            # Read before it commits: a reply committed streaming must have a runner to start.
+            context = _admitted(
+                user=user,
+                message=answer,
+                context=turn_context(message=answer, team_id=user.active_team_id, instructions=instructions),
+                model=model,
+                cap=offer.cap(model.id),
+                grants=grants,
+            )
+            events.publish_on_commit(_started(conversation, seq, None, answer, replaces=failed.pk))
+    except QuotaRefused as refused:
+        refusals_record([refused])
+        raise
     return TurnStarted(conversation, None, answer, context=context)
+
+
+def _unlisted(model_id: str) -> LanguageModel:
+    """A model the offer does not list now (the list cannot be read, or it went away): what
+    this code knows of it, else a model with no price (the upstream's reported cost, or
+    the runner's refusal, settles it)."""
+    spec = find_spec(model_id)
+    if spec is not None:
+        return LanguageModel.from_spec(spec)
+    return LanguageModel(model_id, (), ("text",), ("text",), 0, 0, 0, None, None, (), None)
 
 
 def turn_cancel(*, user, message_id: Any) -> Message:

@@ -15,7 +15,8 @@ from django.utils import timezone
 from chat import events, frames
 from chat.grok import Usage
 from chat.models import Conversation, Message
-from webapp.accounts.models import UsageRecord
+from webapp.usage.estimate import estimate_conversation, estimate_tokens
+from webapp.usage.recording import usage_record, usage_record_unfinished
 
 from .selectors import TurnContext
 from .sequence import seq_allocate_past_lost_frames
@@ -67,18 +68,44 @@ def usage_json(usage: Usage | None) -> dict[str, Any] | None:
     }
 
 
-def usage_record_failed_request(*, context: TurnContext, status: int | None, code: str, latency_ms: int) -> None:
+def usage_record_failed_request(
+    *, context: TurnContext, status: int | None, code: str, latency_ms: int, credential_id: int | None = None
+) -> None:
     """An upstream request that failed before the turn ended (and was followed by another)."""
-    UsageRecord.objects.create(
+    usage_record(
         user_id=context.user_id,
+        team_id=context.team_id,
+        credential_id=credential_id,
         conversation_id=context.conversation_id,
         message_id=context.message_id,
         model=context.model,
-        endpoint="responses",
         latency_ms=latency_ms,
         status_code=status,
         error_type=code,
     )
+
+
+def _counts(context: TurnContext, outcome: TurnOutcome) -> dict[str, Any]:
+    """What the reply used: as the upstream reported it, or, for a reply stopped or cut
+    before it did, estimated from what it wrote (marked so)."""
+    usage = outcome.usage
+    if usage is not None:
+        return {
+            "input_tokens": usage.input_tokens,
+            "cached_input_tokens": usage.cached_input_tokens,
+            "output_tokens": usage.output_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "image_tokens": usage.image_tokens,
+            "cost_ticks": usage.cost_ticks,
+        }
+    if not (outcome.content or outcome.reasoning):
+        return {}  # refused before it wrote anything: nothing to charge
+    return {
+        "input_tokens": estimate_conversation([text for _, text in context.history], context.instructions),
+        "output_tokens": estimate_tokens(outcome.content),
+        "reasoning_tokens": estimate_tokens(outcome.reasoning),
+        "estimated": True,
+    }
 
 
 def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> list[frames.Frame]:
@@ -101,24 +128,21 @@ def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> list
             changed_seq=seq,
         )
         Conversation.objects.filter(pk=context.conversation_id).update(last_seq=seq, updated_at=timezone.now())
-        usage = outcome.usage or Usage()
-        UsageRecord.objects.create(
+        usage_record(
             user_id=context.user_id,
+            team_id=context.team_id,
+            credential_id=outcome.credential_id,
             conversation_id=context.conversation_id,
             message_id=context.message_id,
             request_id=outcome.response_id,
             model=outcome.model or context.model,
-            endpoint="responses",
-            input_tokens=usage.input_tokens,
-            cached_input_tokens=usage.cached_input_tokens,
-            output_tokens=usage.output_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            image_tokens=usage.image_tokens,
-            cost_ticks=usage.cost_ticks,
+            price=context.price,
             latency_ms=outcome.latency_ms,
             ttft_ms=outcome.ttft_ms,
             status_code=outcome.status_code,
             error_type=(outcome.error or {}).get("code", ""),
+            settles=True,
+            **_counts(context, outcome),
         )
     return frames.with_pieces(
         frames.turn_ended(
@@ -190,7 +214,16 @@ def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
             if not changed:
                 continue
             swept += 1
-            message = Message.objects.get(pk=message_id)
+            message = Message.objects.select_related("conversation").get(pk=message_id)
+            # Charged for what it wrote up to its last checkpoint; its reservation released.
+            usage_record_unfinished(
+                message_id=message_id,
+                user_id=message.conversation.owner_id,
+                conversation_id=conversation_id,
+                model=message.model,
+                produced=message.content + message.reasoning,
+                error_type="interrupted",
+            )
             # Its runner sent frames past its last checkpoint that no row records: the
             # end is told with a seq past any of them, so no follower takes it (or the
             # deltas of the next turn) for one it has already applied.

@@ -11,6 +11,7 @@ from django.db.models.functions import Length
 from chat import frames
 from chat.models import Conversation, Message
 from chat.serializers import message_json
+from webapp.usage.pricing import Price
 
 
 @dataclass
@@ -31,6 +32,9 @@ class TurnContext:
     previous_credential_id: int | None = None  # the key that stored it: chaining needs the same one
     history: list[tuple[str, str]] = field(default_factory=list)
     new_conversation: bool = False  # started with this turn: nobody elsewhere can follow it yet
+    # The most the reply may write: the model's cap, or less when the budgets left less.
+    max_output_tokens: int | None = None
+    price: Price | None = None  # what its tokens cost, from the catalogue, when upstream reports no cost
 
 
 @dataclass

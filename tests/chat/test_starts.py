@@ -247,10 +247,10 @@ async def test_a_fault_in_one_start_of_a_batch_loses_none_of_the_others(alice, m
         await Message.objects.filter(pk=turn.assistant_message.pk).aupdate(state="completed")
     write_new, write_in = commands._start_new_conversations, commands._start_in_conversation
 
-    def new_but_not_poison(requests, checked, runner):
-        if any(requests[i].text == "poison" for i, *_ in checked):
+    def new_but_not_poison(requests, checked, *args):
+        if any(requests[c.index].text == "poison" for c in checked):
             raise RuntimeError("the database refused one row")
-        return write_new(requests, checked, runner)
+        return write_new(requests, checked, *args)
 
     def in_but_not_earlier(request, *args):
         if request.conversation_id == earlier.conversation.pk:

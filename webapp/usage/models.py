@@ -90,6 +90,12 @@ class Reservation(models.Model):
     output_tokens = models.BigIntegerField(default=0)  # the most the reply may write
     tokens = models.BigIntegerField(default=0)
     ticks = models.BigIntegerField(default=0)
+    # Ticks per input, cached input and output token: a reply whose process died is
+    # charged at the price it started with.
+    price = models.JSONField(default=list)
+    # The per-minute token limits it counted against ("team", "person"): its real tokens
+    # are added to them when it settles.
+    per_minute = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     settled_at = models.DateTimeField(null=True, blank=True)
 

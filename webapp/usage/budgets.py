@@ -1,0 +1,306 @@
+"""Budgets: a turn reserves before its upstream request and settles after it, atomically.
+
+Each budget's period has a ``Ledger`` row: what was used and what running replies hold.
+A start locks the rows of its team and its person (both periods), in id order, and takes
+its reservation only if every limit still has room for the input estimate plus the most
+the reply may write; so however many starts race in however many processes, a budget is
+overspent at most by the amount an estimate was short, never by a reservation that did
+not fit. When little is left, the reply may be granted less room than its model's cap
+(at least ``MIN_REPLY_TOKENS``), and that smaller cap is what the upstream is asked for.
+Settling (the end, a failure, a Stop, the sweep of a dead process) charges the real
+usage to the same rows and releases the reservation, in the transaction that records
+the usage, exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from webapp.accounts.models import Team
+
+from .models import Ledger, Quota, Reservation
+from .periods import DAY, MONTH, period_starts, resets_in_words
+from .pricing import Price, dollars_in_words
+
+# The least room a reply is granted when a budget is nearly used up: below it, a reply
+# would be cut off before it says anything useful, so the turn is refused instead.
+MIN_REPLY_TOKENS = 256
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One turn's claim on its team's and its person's budgets."""
+
+    team_id: int
+    user_id: int
+    input_tokens: int  # estimated
+    output_tokens: int  # the most the reply may write: the model's cap
+    price: Price
+    cached_input_tokens: int = 0  # of the input, what the upstream is expected to have cached
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class Grant:
+    ask: Ask
+    ledgers: tuple[int, ...]
+    output_tokens: int  # the room granted: the model's cap, or what the budgets left
+    tokens: int
+    ticks: int
+    per_minute: tuple[str, ...] = ()  # the scopes whose tokens per minute it counts against
+    counted: tuple = ()  # the per-minute counters it counted (webapp.usage.rates.Counter)
+
+
+class Refused(Exception):
+    """A limit refuses the turn; ``message`` says which, how much is used, when it resets."""
+
+    def __init__(self, limit: str, message: str, code: str = "quota_exceeded") -> None:
+        super().__init__(message)
+        self.limit, self.message, self.code = limit, message, code
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One scope's limits (None: no limit), as the quotas in force say."""
+
+    day_tokens: int | None = None
+    day_ticks: int | None = None
+    month_tokens: int | None = None
+    month_ticks: int | None = None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+
+    @classmethod
+    def of(cls, quota: Quota | None) -> Limits:
+        if quota is None:
+            return cls()
+        return cls(**{name: getattr(quota, name) for name in cls.__dataclass_fields__})
+
+    def budget(self, period: str) -> tuple[int | None, int | None]:
+        return (self.day_tokens, self.day_ticks) if period == DAY else (self.month_tokens, self.month_ticks)
+
+
+@dataclass
+class InForce:
+    """The limits on a batch's teams and people, read in one query."""
+
+    teams: dict[int, Limits] = field(default_factory=dict)
+    each: dict[int, Limits] = field(default_factory=dict)
+    people: dict[tuple[int, int], Limits] = field(default_factory=dict)
+
+    def team(self, team_id: int) -> Limits:
+        return self.teams.get(team_id) or Limits()
+
+    def person(self, team_id: int, user_id: int) -> Limits:
+        return self.people.get((team_id, user_id)) or self.each.get(team_id) or Limits()
+
+
+def limits_in_force(pairs: Iterable[tuple[int, int]]) -> InForce:
+    """The quotas of these (team, person) pairs: the team's, each person's default, and
+    any person's own, which replaces the default."""
+    pairs = set(pairs)
+    in_force = InForce()
+    if not pairs:
+        return in_force
+    teams = {t for t, _ in pairs}
+    people = {u for _, u in pairs}
+    for quota in Quota.objects.filter(Q(user__isnull=True) | Q(user_id__in=people), team_id__in=teams):
+        limits = Limits.of(quota)
+        if quota.scope == Quota.Scope.TEAM:
+            in_force.teams[quota.team_id] = limits
+        elif quota.scope == Quota.Scope.EACH:
+            in_force.each[quota.team_id] = limits
+        elif (quota.team_id, quota.user_id) in pairs:
+            in_force.people[(quota.team_id, quota.user_id)] = limits
+    return in_force
+
+
+LedgerKey = tuple[int, int | None, str, object]  # team, person (None: the team's), period, first day
+
+
+def _keys(team_id: int, user_id: int, starts: dict[str, object]) -> list[LedgerKey]:
+    return [(team_id, who, period, starts[period]) for who in (None, user_id) for period in (DAY, MONTH)]
+
+
+def ledgers_locked(keys: set[LedgerKey]) -> dict[LedgerKey, Ledger]:
+    """The ledger rows of ``keys``, created where missing, locked until the transaction
+    ends (in id order, as every transaction that changes them locks them)."""
+    found = _select_locked(keys)
+    missing = keys - found.keys()
+    if missing:
+        Ledger.objects.bulk_create(
+            [Ledger(team_id=t, user_id=u, period=p, starts=s) for t, u, p, s in missing], ignore_conflicts=True
+        )
+        found.update(_select_locked(missing))
+    return found
+
+
+def _select_locked(keys: set[LedgerKey]) -> dict[LedgerKey, Ledger]:
+    if not keys:
+        return {}
+    teams = {k[0] for k in keys}
+    people = {k[1] for k in keys if k[1] is not None}
+    days = {k[3] for k in keys}
+    rows = (
+        Ledger.objects.select_for_update()
+        .filter(Q(user__isnull=True) | Q(user_id__in=people), team_id__in=teams, starts__in=days)
+        .order_by("id")
+    )
+    wanted = {}
+    for row in rows:
+        key = (row.team_id, row.user_id, row.period, row.starts)
+        if key in keys:
+            wanted[key] = row
+    return wanted
+
+
+def budgets_reserve(asks: list[Ask], *, in_force: InForce, now: datetime | None = None) -> list[Grant | Refused]:
+    """Reserve each ask's room on its team's and person's ledgers, in order, or refuse it
+    (changing nothing for it). Run inside the transaction that stores the turns: a turn
+    that is then not stored takes its reservation with it."""
+    now = now or timezone.now()
+    zones = dict(Team.objects.filter(pk__in={a.team_id for a in asks}).values_list("pk", "time_zone"))
+    starts = {team_id: period_starts(now, zones.get(team_id, "UTC")) for team_id in {a.team_id for a in asks}}
+    keys = {key for a in asks for key in _keys(a.team_id, a.user_id, starts[a.team_id])}
+    ledgers = ledgers_locked(keys)
+    results: list[Grant | Refused] = []
+    changed: dict[int, Ledger] = {}
+    for ask in asks:
+        zone = zones.get(ask.team_id, "UTC")
+        rows = [ledgers[key] for key in _keys(ask.team_id, ask.user_id, starts[ask.team_id])]
+        try:
+            room = _room(ask, rows, in_force, zone)
+        except Refused as refused:
+            results.append(refused)
+            continue
+        ticks = ask.price.input_cost(ask.input_tokens, ask.cached_input_tokens) + room * ask.price.output
+        tokens = ask.input_tokens + room
+        for row in rows:
+            row.reserved_tokens += tokens
+            row.reserved_ticks += ticks
+            changed[row.pk] = row
+        results.append(Grant(ask, tuple(sorted(r.pk for r in rows)), room, tokens, ticks))
+    _write_reserved(changed.values())
+    return results
+
+
+def _room(ask: Ask, rows: list[Ledger], in_force: InForce, zone: str) -> int:
+    """The most the reply may write under every limit, or Refused by the tightest."""
+    room, tightest = ask.output_tokens, None
+    input_ticks = ask.price.input_cost(ask.input_tokens, ask.cached_input_tokens)
+    for row in rows:
+        limits = in_force.team(ask.team_id) if row.user_id is None else in_force.person(ask.team_id, ask.user_id)
+        token_limit, tick_limit = limits.budget(row.period)
+        if token_limit is not None:
+            left = token_limit - row.used_tokens - row.reserved_tokens - ask.input_tokens
+            if left < room:
+                room, tightest = left, (row, "tokens", token_limit)
+        # A free model spends no money: a budget in dollars does not hold it back.
+        if tick_limit is not None and not ask.price.free:
+            left_ticks = tick_limit - row.used_ticks - row.reserved_ticks - input_ticks
+            if left_ticks < 0:
+                left = -1
+            elif ask.price.output:
+                left = left_ticks // ask.price.output
+            else:
+                left = room  # free output: only the input costs
+            if left < room:
+                room, tightest = left, (row, "usd", tick_limit)
+    if tightest is not None and room < min(ask.output_tokens, MIN_REPLY_TOKENS):
+        raise _refusal(*tightest, zone)
+    return room
+
+
+def _refusal(row: Ledger, unit: str, limit: int, zone: str) -> Refused:
+    whose = "The team's" if row.user_id is None else "Your"
+    every = "daily" if row.period == DAY else "monthly"
+    if unit == "usd":
+        amount, used, held = dollars_in_words(limit), row.used_ticks, row.reserved_ticks
+        left = dollars_in_words(max(0, limit - used - held))
+    else:
+        amount, used, held = f"{limit:,} tokens", row.used_tokens, row.reserved_tokens
+        left = f"{max(0, limit - used - held):,} tokens"
+    when = resets_in_words(row.period, row.starts, zone)
+    if used >= limit:
+        state = f"is used up; it resets {when}"
+    elif used + held >= limit:
+        state = f"is held by replies being written now: send again when they finish (it resets {when})"
+    else:
+        state = f"has {left} left, too little for this message and a reply; it resets {when}"
+    scope = "team" if row.user_id is None else "person"
+    return Refused(f"{scope}.{row.period}.{unit}", f"{whose} {every} budget of {amount} {state}.")
+
+
+def _write_reserved(rows: Iterable[Ledger]) -> None:
+    rows = list(rows)
+    if not rows:
+        return
+    # The rows are locked: these are their values. One statement run for every row.
+    field = Ledger._meta.get_field
+    sql = (
+        f"UPDATE {connection.ops.quote_name(Ledger._meta.db_table)} SET {field('reserved_tokens').column} = %s, "
+        f"{field('reserved_ticks').column} = %s WHERE {field('id').column} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(r.reserved_tokens, r.reserved_ticks, r.pk) for r in rows])
+
+
+def reservations_hold(held: list[tuple[Grant, int]]) -> None:
+    """Record each grant as the reservation of the reply (by message id) it was made for."""
+    Reservation.objects.bulk_create(
+        [
+            Reservation(
+                team_id=grant.ask.team_id,
+                user_id=grant.ask.user_id,
+                message_id=message_id,
+                ledgers=list(grant.ledgers),
+                input_tokens=grant.ask.input_tokens,
+                output_tokens=grant.output_tokens,
+                tokens=grant.tokens,
+                ticks=grant.ticks,
+                price=[grant.ask.price.input, grant.ask.price.cached_input, grant.ask.price.output],
+                per_minute=list(grant.per_minute),
+            )
+            for grant, message_id in held
+        ]
+    )
+
+
+def reservation_settle(*, message_id: int, tokens: int, ticks: int) -> Reservation | None:
+    """Charge a reply's real usage where it reserved and release what it held, once: a
+    second call (the sweep racing the end) finds it settled and returns None."""
+    reservation = Reservation.objects.filter(message_id=message_id, settled_at__isnull=True).first()
+    if reservation is None:
+        return None
+    if not Reservation.objects.filter(pk=reservation.pk, settled_at__isnull=True).update(settled_at=timezone.now()):
+        return None
+    _lock(reservation.ledgers)
+    Ledger.objects.filter(pk__in=reservation.ledgers).update(
+        used_tokens=F("used_tokens") + tokens,
+        used_ticks=F("used_ticks") + ticks,
+        reserved_tokens=F("reserved_tokens") - reservation.tokens,
+        reserved_ticks=F("reserved_ticks") - reservation.ticks,
+    )
+    return reservation
+
+
+def ledgers_charge(*, team_id: int, user_id: int, tokens: int, ticks: int, now: datetime | None = None) -> None:
+    """Usage that reserved nothing (a reply started before budgets were kept, a background
+    job's request): charged to the periods it happens in."""
+    if not tokens and not ticks:
+        return
+    zone = Team.objects.filter(pk=team_id).values_list("time_zone", flat=True).first() or "UTC"
+    rows = ledgers_locked(set(_keys(team_id, user_id, period_starts(now or timezone.now(), zone))))
+    Ledger.objects.filter(pk__in=[r.pk for r in rows.values()]).update(
+        used_tokens=F("used_tokens") + tokens, used_ticks=F("used_ticks") + ticks
+    )
+
+
+def _lock(ids: list[int]) -> None:
+    list(Ledger.objects.select_for_update().filter(pk__in=ids).order_by("id").values_list("id", flat=True))

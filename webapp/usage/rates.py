@@ -1,0 +1,179 @@
+"""Requests and tokens per minute, per team and per person, shared by every web process.
+
+Fixed windows: a minute is a minute of the clock (12:03:00 to 12:03:59 UTC), and each
+counter starts again from zero when the next one begins. A turn counts one request and
+its input estimate when it starts; its real tokens beyond that estimate are added when
+it settles, so a person who went over sends nothing more until the next minute. A
+turn's counters (its person's and its team's) are checked and counted together, or not
+at all: in the production shape by one Lua script in Redis, which runs alone, so no
+number of processes can pass a limit between a check and a count; in the single-machine
+mode in this process, under a lock.
+
+When Redis loses its counters (restarted, flushed), the current minute starts again from
+zero: at most one more minute's limit can pass in it, never an unbounded burst. When
+Redis cannot be reached, turns with a per-minute limit are refused, with words.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+WINDOW = 60  # seconds
+PREFIX = "usage:rate"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One limit a turn counts against: ``amount`` more, at most ``limit`` in the window."""
+
+    scope: str  # "team" or "person"
+    kind: str  # "rpm" or "tpm"
+    owner: int  # the team's or the person's id
+    amount: int
+    limit: int
+
+    def key(self, window: int) -> str:
+        return f"{PREFIX}:{self.scope}:{self.owner}:{self.kind}:{window}"
+
+
+class Unavailable(Exception):
+    """The shared counters cannot be reached."""
+
+
+def window_now(now: float | None = None) -> tuple[int, float]:
+    """The current window's number and the seconds left in it."""
+    now = time.time() if now is None else now
+    return int(now // WINDOW), WINDOW - (now % WINDOW)
+
+
+# KEYS: the counters; ARGV: each counter's amount and limit, then the expiry in seconds.
+# Returns 0 when all were counted, else the 1-based index of the first that is full, and
+# its count.
+_TAKE = """
+local n = #KEYS
+for i = 1, n do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used + tonumber(ARGV[2 * i - 1]) > tonumber(ARGV[2 * i]) then
+    return {i, used}
+  end
+end
+for i = 1, n do
+  redis.call('INCRBY', KEYS[i], ARGV[2 * i - 1])
+  redis.call('EXPIRE', KEYS[i], ARGV[2 * n + 1])
+end
+return {0, 0}
+"""
+
+
+class _InProcess:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        self.window = 0
+
+    def take_all(self, turns: list[list[Counter]], window: int) -> list[tuple[int, int]]:
+        with self.lock:
+            if window != self.window:  # the minute's counters go with it
+                self.counts, self.window = {}, window
+            results = []
+            for counters in turns:
+                full = next(
+                    (
+                        (i, self.counts.get(c.key(window), 0))
+                        for i, c in enumerate(counters, 1)
+                        if self.counts.get(c.key(window), 0) + c.amount > c.limit
+                    ),
+                    None,
+                )
+                if full is None:
+                    for c in counters:
+                        self.counts[c.key(window)] = self.counts.get(c.key(window), 0) + c.amount
+                    full = (0, 0)
+                results.append(full)
+            return results
+
+    def add(self, counters: list[Counter], window: int) -> None:
+        with self.lock:
+            if window != self.window:
+                return  # that minute is over: nothing to give back or add to
+            for c in counters:
+                self.counts[c.key(window)] = max(0, self.counts.get(c.key(window), 0) + c.amount)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.counts.clear()
+
+
+class _Redis:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.errors = (redis.RedisError, OSError)
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.script = self.client.register_script(_TAKE)
+
+    def take_all(self, turns: list[list[Counter]], window: int) -> list[tuple[int, int]]:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for counters in turns:
+                args = [v for c in counters for v in (c.amount, c.limit)] + [WINDOW * 2]
+                self.script(keys=[c.key(window) for c in counters], args=args, client=pipe)
+            return [(int(i), int(used)) for i, used in pipe.execute()]
+        except self.errors as error:
+            raise Unavailable(str(error)) from error
+
+    def add(self, counters: list[Counter], window: int) -> None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for c in counters:
+                pipe.incrby(c.key(window), c.amount)
+                pipe.expire(c.key(window), WINDOW * 2)
+            pipe.execute()
+        except self.errors:
+            log.warning("could not adjust per-minute counters", exc_info=True)
+
+    def clear(self) -> None:
+        for key in self.client.scan_iter(f"{PREFIX}:*"):
+            self.client.delete(key)
+
+
+_backend: _InProcess | _Redis | None = None
+_backend_for: str | None = None
+
+
+def backend() -> _InProcess | _Redis:
+    global _backend, _backend_for
+    url = settings.REDIS_URL
+    if _backend is None or _backend_for != url:
+        _backend, _backend_for = (_Redis(url) if url else _InProcess()), url
+    return _backend
+
+
+def rates_take(turns: list[list[Counter]], *, now: float | None = None) -> list[tuple[Counter, int, float] | None]:
+    """Count each turn's counters, or none of them when one is full: None for a turn that
+    was counted, else (the full counter, its count, seconds until the window ends).
+    Unavailable when the shared counters cannot be reached."""
+    window, left = window_now(now)
+    asked = [counters for counters in turns if counters]
+    answers = iter(backend().take_all(asked, window) if asked else [])
+    results: list[tuple[Counter, int, float] | None] = []
+    for counters in turns:
+        if not counters:
+            results.append(None)
+            continue
+        index, used = next(answers)
+        results.append(None if index == 0 else (counters[index - 1], used, left))
+    return results
+
+
+def rates_add(counters: list[Counter], *, now: float | None = None) -> None:
+    """Add to (or, with negative amounts, give back to) the current window's counters."""
+    if counters:
+        backend().add(counters, window_now(now)[0])
