@@ -221,20 +221,26 @@ def _refusal(row: Ledger, unit: str, limit: int, zone: str) -> Refused:
     whose = "The team's" if row.user_id is None else "Your"
     every = "daily" if row.period == DAY else "monthly"
     if unit == "usd":
-        amount, used, held = dollars_in_words(limit), row.used_ticks, row.reserved_ticks
-        left = dollars_in_words(max(0, limit - used - held))
+        amount, used, held, words = dollars_in_words(limit), row.used_ticks, row.reserved_ticks, dollars_in_words
     else:
-        amount, used, held = f"{limit:,} tokens", row.used_tokens, row.reserved_tokens
-        left = f"{max(0, limit - used - held):,} tokens"
+        amount, used, held, words = f"{limit:,} tokens", row.used_tokens, row.reserved_tokens, _tokens_in_words
+    left = words(max(0, limit - used - held))
     when = resets_in_words(row.period, row.starts, zone)
     if used >= limit:
         state = f"is used up; it resets {when}"
-    elif used + held >= limit:
-        state = f"is held by replies being written now: send again when they finish (it resets {when})"
+    elif held:
+        state = (
+            f"has {left} left while replies being written hold {words(held)}: "
+            f"send again when they finish (it resets {when})"
+        )
     else:
         state = f"has {left} left, too little for this message and a reply; it resets {when}"
     scope = "team" if row.user_id is None else "person"
     return Refused(f"{scope}.{row.period}.{unit}", f"{whose} {every} budget of {amount} {state}.")
+
+
+def _tokens_in_words(tokens: int) -> str:
+    return f"{tokens:,} tokens"
 
 
 def _write_reserved(rows: Iterable[Ledger]) -> None:
