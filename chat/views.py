@@ -8,6 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from webapp.usage.quotas import allowance
+
 from . import catalog, conversations
 from .access import NotFound, conversation_get_for_user
 from .serializers import conversation_json
@@ -46,6 +48,9 @@ def _page(request: HttpRequest, conversation=None) -> HttpResponse:
                 "state": state,
                 "models": [catalog.model_as_json(m, offer) for m in models or []],
                 "models_error": _models_error(offer),
+                "allowance": [
+                    line.as_json() for line in allowance(user_id=request.user.pk, team=request.user.active_team)
+                ],
             },
         },
     )

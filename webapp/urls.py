@@ -6,6 +6,8 @@ from webapp.accounts import console_urls as people_console
 from webapp.accounts import views as account_views
 from webapp.providers import console_urls as providers_console
 from webapp.providers import views as provider_views
+from webapp.usage import console_urls as usage_console
+from webapp.usage import views as usage_views
 
 
 def healthz(request):
@@ -18,8 +20,12 @@ urlpatterns = [
     path("accounts/keys/", provider_views.own_keys, name="own_keys"),
     path("accounts/keys/<int:credential_id>/delete", provider_views.own_key_delete, name="own_key_delete"),
     path("accounts/", include("webapp.accounts.urls")),
-    # One console, two apps: people and invitations; provider keys and models.
-    path("manage/", include((people_console.urlpatterns + providers_console.urlpatterns, "manage"))),
+    # One console, three apps: people and invitations; provider keys and models; quotas and usage.
+    path(
+        "manage/",
+        include((people_console.urlpatterns + providers_console.urlpatterns + usage_console.urlpatterns, "manage")),
+    ),
+    path("usage/allowance", usage_views.allowance_json, name="allowance"),
     path("invite/<str:token>/", account_views.invitation, name="invitation"),
     path("healthz", healthz, name="healthz"),
     path("", include("chat.urls")),

@@ -2,6 +2,7 @@
 // screen, the composer and the sidebar. Data comes from the json_script "boot".
 import { keepOpen, socketUrl } from "./socket.js";
 import { setupModelPicker } from "./models.js";
+import { refreshAllowance, showAllowance } from "./allowance.js";
 import { activePath, createMessageView, isRunning, updateMessageView } from "./thread.js";
 
 const SNAPSHOT_WAIT_MS = 1500;
@@ -304,6 +305,7 @@ function onFinished(frame) {
   });
   if (chat.stopping === message.id) chat.stopping = null;
   scheduleDraw(message.id);
+  refreshAllowance(); // settled: what it really cost is counted now
 }
 
 function onCreated(frame) {
@@ -324,6 +326,7 @@ function onCreated(frame) {
 
 function onError(frame) {
   setStatus(frame.message || "The server refused that request.");
+  if (frame.code === "quota_exceeded") refreshAllowance();
   if (chat.pending && frame.client_id && frame.client_id === chat.pending.clientId) {
     // Nothing was started: give the text back so it is not lost.
     const current = ui.text.value;
@@ -417,6 +420,7 @@ if (boot.models_error) {
   modelInfo.textContent = boot.models_error;
   modelInfo.classList.add("error");
 }
+showAllowance(boot.allowance);
 
 function newClientId() {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
