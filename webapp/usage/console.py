@@ -37,20 +37,27 @@ def _page(request, actor: Membership, *, errors: dict | None = None, posted: dic
             "error": (errors or {}).get(key),
         }
 
+    forms = {
+        "team_form": form(Quota.Scope.TEAM),
+        "each_form": form(Quota.Scope.EACH),
+        "new_person_form": form(Quota.Scope.PERSON),
+        "person_forms": [
+            (m.user, form(Quota.Scope.PERSON, m.user_id))
+            for m in people
+            if (Quota.Scope.PERSON, m.user_id) in chosen or f"person:{m.user_id}" in posted
+        ],
+    }
+    shown = {f["key"] for f in (forms["team_form"], forms["each_form"], forms["new_person_form"])}
+    shown |= {f["key"] for _, f in forms["person_forms"]}
     return render(
         request,
         "manage/quotas.html",
         {
+            **forms,
+            # An error about no form on the page (someone not in the team): said at the top.
+            "page_errors": [error for key, error in (errors or {}).items() if key not in shown],
             "actor": actor,
             "team": team,
-            "team_form": form(Quota.Scope.TEAM),
-            "each_form": form(Quota.Scope.EACH),
-            "new_person_form": form(Quota.Scope.PERSON),
-            "person_forms": [
-                (m.user, form(Quota.Scope.PERSON, m.user_id))
-                for m in people
-                if (Quota.Scope.PERSON, m.user_id) in chosen or f"person:{m.user_id}" in posted
-            ],
             "others": [m.user for m in people if (Quota.Scope.PERSON, m.user_id) not in chosen],
             "zones": zone_names(),
         },
