@@ -98,7 +98,7 @@ def _rate_refusal(counter: Counter, used: int, seconds_left: float) -> Refused:
     who = "You have" if counter.scope == "person" else "Your team has"
     wait = max(1, round(seconds_left))
     if counter.kind == "rpm":
-        said = f"{who} sent {used:,} messages this minute (at most {counter.limit:,} a minute)"
+        said = f"{who} sent {_count(used, 'message')} this minute (at most {counter.limit:,} a minute)"
     elif counter.amount > counter.limit:
         said = (
             f"This message and its conversation are about {counter.amount:,} tokens, more than the "
@@ -108,3 +108,7 @@ def _rate_refusal(counter: Counter, used: int, seconds_left: float) -> Refused:
     else:
         said = f"{who} used {used:,} tokens this minute (at most {counter.limit:,} a minute)"
     return Refused(f"{counter.scope}.{counter.kind}", f"{said}; send again in {wait} s.", "rate_limited")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}" if n == 1 else f"{n:,} {thing}s"
