@@ -224,7 +224,11 @@ def _refusal(row: Ledger, unit: str, limit: int, zone: str) -> Refused:
         amount, used, held, words = dollars_in_words(limit), row.used_ticks, row.reserved_ticks, dollars_in_words
     else:
         amount, used, held, words = f"{limit:,} tokens", row.used_tokens, row.reserved_tokens, _tokens_in_words
-    left = words(max(0, limit - used - held))
+    left = (
+        dollars_in_words(max(0, limit - used - held), down=True)
+        if unit == "usd"
+        else words(max(0, limit - used - held))
+    )
     when = resets_in_words(row.period, row.starts, zone)
     if used >= limit:
         state = f"is used up; it resets {when}"
@@ -234,7 +238,10 @@ def _refusal(row: Ledger, unit: str, limit: int, zone: str) -> Refused:
             f"send again when they finish (it resets {when})"
         )
     else:
-        state = f"has {left} left, too little for this message and a reply; it resets {when}"
+        state = (
+            f"has {left} left, too little for this message, the conversation before it and a reply "
+            f"(a new conversation needs less); it resets {when}"
+        )
     scope = "team" if row.user_id is None else "person"
     return Refused(f"{scope}.{row.period}.{unit}", f"{whose} {every} budget of {amount} {state}.")
 

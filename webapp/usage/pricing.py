@@ -7,7 +7,7 @@ token: grok-4.3's 12,500 (a price of $1.25 per million) costs 12,500 ticks a tok
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 TICKS_PER_USD = 10_000_000_000
 
@@ -38,9 +38,11 @@ def ticks(dollars: Decimal) -> int:
     return int((dollars * TICKS_PER_USD).to_integral_value())
 
 
-def dollars_in_words(ticks_: int) -> str:
-    """$50.00, or more places for what a cent does not show ($0.000125)."""
+def dollars_in_words(ticks_: int, *, down: bool = False) -> str:
+    """$50.00, or more places for what a cent does not show ($0.000125). ``down``: to the
+    cent below (what is left: $49.996 left is not $50.00 left)."""
     amount = usd(ticks_)
     if amount == 0 or abs(amount) >= Decimal("0.01"):
-        return f"${amount:,.2f}"
+        cents = amount.quantize(Decimal("0.01"), rounding=ROUND_DOWN if down else ROUND_HALF_EVEN)
+        return f"${cents:,.2f}"
     return f"${amount.normalize():f}"

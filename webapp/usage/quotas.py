@@ -180,7 +180,14 @@ def allowance(*, user_id: int, team: Team | None, now=None) -> list[Left]:
             if tick_limit is not None:
                 left = tick_limit - row.used_ticks - row.reserved_ticks
                 lines.append(
-                    Left(whose, shown, dollars_in_words(tick_limit), dollars_in_words(max(0, left)), left <= 0, when)
+                    Left(
+                        whose,
+                        shown,
+                        dollars_in_words(tick_limit),
+                        dollars_in_words(max(0, left), down=True),
+                        left <= 0,
+                        when,
+                    )
                 )
             if token_limit is not None:
                 left = token_limit - row.used_tokens - row.reserved_tokens
