@@ -228,6 +228,7 @@ class Setup:
     layer: str = "pubsub"
     web_processes: int = 1
     quiet_wait: float = 0.0  # seconds a step may wait for the machine to quieten
+    quotas: bool = False  # every bench user under budgets and per-minute limits
 
 
 async def run_mode(
@@ -244,6 +245,7 @@ async def run_mode(
             redis_url=setup.redis_url,
             web_processes=setup.web_processes if mode == "production" else 1,
             simulator_pid=setup.simulator_pid,
+            quotas=setup.quotas,
         )
         app.start()
         rows = []
@@ -298,6 +300,11 @@ async def main() -> None:
     )
     parser.add_argument("--name", default="bench")
     parser.add_argument(
+        "--quotas",
+        action="store_true",
+        help="every bench user under budgets and per-minute limits (high enough that none refuses)",
+    )
+    parser.add_argument(
         "--layer",
         default="pubsub",
         choices=["pubsub"],  # every process must use the same layer (webapp/settings.py)
@@ -332,7 +339,14 @@ async def main() -> None:
         sim_process, sim = start_simulator("--log-level", "error")
         stack.callback(sim_process.terminate)
         setup = Setup(
-            sim.url, sim_process.pid, args.database, redis_url, args.layer, args.web_processes, args.quiet_wait
+            sim.url,
+            sim_process.pid,
+            args.database,
+            redis_url,
+            args.layer,
+            args.web_processes,
+            args.quiet_wait,
+            quotas=args.quotas,
         )
         if not args.from_send_only:
             for mode in args.modes.split(","):
@@ -342,7 +356,8 @@ async def main() -> None:
         if together or spread:
             for run in range(1, args.runs + 1):
                 rows += await run_mode("production", together + spread, setup, stop_over_bound=False, run=run)
-    write_results(rows, args.name, args.note)
+    note = args.note + (" Quotas and per-minute limits on for every bench user." if args.quotas else "")
+    write_results(rows, args.name, note.strip())
     print(f"wrote {RESULTS / args.name}.md")
 
 

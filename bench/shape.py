@@ -74,6 +74,9 @@ class App:
     processes: list[subprocess.Popen] = field(default_factory=list)
     web_pids: list[int] = field(default_factory=list)
     simulator_pid: int = 0
+    # Every bench user's turns under budgets and per-minute limits (the team's and each
+    # person's), set far above what a run uses: each start reserves and counts, none is refused.
+    quotas: bool = False
 
     def manage(self, *args: str) -> str:
         return subprocess.run(
@@ -124,7 +127,16 @@ class App:
             "from django.contrib.sessions.backends.db import SessionStore; User = get_user_model(); keys = []\n"
             "from webapp.accounts.models import Membership, Team\n"
             "team, _ = Team.objects.get_or_create(name='Bench')\n"
-            f"for i in range({count}):\n"
+            + (
+                "from webapp.usage.models import Quota\n"
+                "big = dict(day_tokens=10**12, day_ticks=10**15, month_tokens=10**13, month_ticks=10**16,"
+                " requests_per_minute=10**6, tokens_per_minute=10**9)\n"
+                "for scope in ('team', 'each'):\n"
+                "    Quota.objects.get_or_create(team=team, scope=scope, user=None, defaults=big)\n"
+                if self.quotas
+                else ""
+            )
+            + f"for i in range({count}):\n"
             "    u, _ = User.objects.get_or_create(username=f'bench{i}', defaults={'active_team': team})\n"
             "    Membership.objects.get_or_create(team=team, user=u)\n"
             "    s = SessionStore(); s['_auth_user_id'] = str(u.pk)\n"
