@@ -134,8 +134,11 @@ def ledgers_locked(keys: set[LedgerKey]) -> dict[LedgerKey, Ledger]:
     found = _select_locked(keys)
     missing = keys - found.keys()
     if missing:
+        # Inserted in one order everywhere: two transactions creating the same rows wait on
+        # the first one they share, never on each other.
+        ordered = sorted(missing, key=lambda k: (k[0], k[1] or 0, k[2], k[3]))
         Ledger.objects.bulk_create(
-            [Ledger(team_id=t, user_id=u, period=p, starts=s) for t, u, p, s in missing], ignore_conflicts=True
+            [Ledger(team_id=t, user_id=u, period=p, starts=s) for t, u, p, s in ordered], ignore_conflicts=True
         )
         found.update(_select_locked(missing))
     return found
