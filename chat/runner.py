@@ -197,14 +197,17 @@ class TurnRunner:
             self.stores_upstream and bool(c.previous_response_id) and upstream.credential_id == c.previous_credential_id
         )
         while True:
+            refused: list[GrokError] = []  # attempts the upstream answered with an error, then tried again
             if self.stores_upstream:
-                stream = client.responses_stream(self._request(chained=chained))
+                stream = client.responses_stream(self._request(chained=chained), on_retry=refused.append)
             else:
-                stream = client.chat_stream(self._chat_request())
+                stream = client.chat_stream(self._chat_request(), on_retry=refused.append)
             try:
                 outcome = await self._consume(stream, chained)
             finally:
                 await stream.aclose()
+                for error in refused:  # each was a request of its own
+                    await self._record_failed_request(error)
             if outcome is not None:
                 return outcome
             chained = False  # upstream forgot the earlier turns: send them all
@@ -224,13 +227,7 @@ class TurnRunner:
                 return self._outcome(MessageRow.State.COMPLETED, completed=event)
             elif isinstance(event, Failed):
                 if chained and self._previous_is_gone(event.error):
-                    await database(usage_record_failed_request)(
-                        context=self.context,
-                        status=event.error.status,
-                        code=event.error.code,
-                        latency_ms=round((time.monotonic() - self.started) * 1000),
-                        credential_id=self.credential_id,
-                    )
+                    await self._record_failed_request(event.error)
                     return None
                 return self._outcome(
                     MessageRow.State.FAILED,
@@ -240,6 +237,15 @@ class TurnRunner:
         return self._outcome(
             MessageRow.State.FAILED,
             error={"code": "stream_incomplete", "message": "Grok's reply ended unexpectedly.", "retryable": True},
+        )
+
+    async def _record_failed_request(self, error: GrokError) -> None:
+        await database(usage_record_failed_request)(
+            context=self.context,
+            status=error.status,
+            code=error.code,
+            latency_ms=round((time.monotonic() - self.started) * 1000),
+            credential_id=self.credential_id,
         )
 
     def _previous_is_gone(self, error: GrokError) -> bool:

@@ -29,6 +29,8 @@ from .retry import RetryPolicy
 from .transport import asyncio_client, public_addresses_only
 from .usage import Usage
 
+OnRetry = Callable[[GrokError], None]  # told of an attempt the upstream refused before another
+
 
 @dataclass(frozen=True)
 class Timeouts:
@@ -111,8 +113,12 @@ class GrokClient:
             await self._request("POST", "/responses", "responses", json=request.body(stream=False))
         )
 
-    def responses_stream(self, request: ResponsesRequest) -> AsyncIterator[Event]:
-        return self._stream("/responses", "responses", request.body(stream=True), ResponsesStreamParser)
+    def responses_stream(self, request: ResponsesRequest, *, on_retry: OnRetry | None = None) -> AsyncIterator[Event]:
+        """``on_retry``: told of each attempt the upstream answered with an error before the
+        stream is tried again (each was a request of its own, for the usage records)."""
+        return self._stream(
+            "/responses", "responses", request.body(stream=True), ResponsesStreamParser, on_retry=on_retry
+        )
 
     async def response_retrieve(self, response_id: str) -> Completed:
         return completed_from_response(await self._request("GET", f"/responses/{response_id}", "responses"))
@@ -127,9 +133,9 @@ class GrokClient:
         body = self.config.adapt_chat_body(request.body())
         return completed_from_chat(await self._request("POST", "/chat/completions", "chat", json=body))
 
-    def chat_stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+    def chat_stream(self, request: ChatRequest, *, on_retry: OnRetry | None = None) -> AsyncIterator[Event]:
         body = self.config.adapt_chat_body(request.body(stream=True))
-        return self._stream("/chat/completions", "chat", body, ChatStreamParser)
+        return self._stream("/chat/completions", "chat", body, ChatStreamParser, on_retry=on_retry)
 
     async def chat_defer(self, request: ChatRequest) -> str:
         """Start a deferred completion; returns the request id to poll."""
@@ -329,6 +335,8 @@ class GrokClient:
         endpoint: str,
         body: dict[str, Any],
         parser_factory: Callable[[], ResponsesStreamParser | ChatStreamParser],
+        *,
+        on_retry: OnRetry | None = None,
     ) -> AsyncIterator[Event]:
         """Yield typed events; every failure ends the stream with one ``Failed`` event."""
         try:
@@ -369,4 +377,6 @@ class GrokClient:
             if new_waited is None:
                 yield Failed(error)
                 return
+            if on_retry is not None and error.status is not None:  # it reached the upstream
+                on_retry(error)
             waited = new_waited

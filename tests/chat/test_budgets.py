@@ -276,3 +276,18 @@ async def test_a_reply_whose_process_died_is_charged_and_released_by_the_sweep(t
     ledger, records = await ledger_matches_records(team)
     assert ledger == records
     await socket.close()
+
+
+async def test_every_request_that_reached_the_upstream_has_a_usage_record(team, bob):
+    socket = Socket(bob)
+    assert await socket.connect()
+    await socket.send(start(f"Flaky {uuid.uuid4().hex[:6]} [[sim fail=503 times=2 tokens=5]]"))
+    done = await socket.until(is_end)
+    assert done["type"] == "turn.done"
+    records = [r async for r in UsageRecord.objects.filter(message_id=done["message"]).order_by("id")]
+    assert [(r.status_code, r.error_type) for r in records][:2] == [(503, records[0].error_type)] * 2
+    assert records[0].error_type and records[0].output_tokens == 0 and records[0].team_id == team.pk
+    assert records[-1].status_code == 200 and records[-1].output_tokens > 0 and len(records) == 3
+    ledger, summed = await ledger_matches_records(team)
+    assert ledger == summed and ledger["reserved"] == (0, 0)
+    await socket.close()
