@@ -3,6 +3,7 @@ sweep that ends replies whose process died."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,11 +16,14 @@ from django.utils import timezone
 from chat import events, frames
 from chat.grok import Usage
 from chat.models import Conversation, Message
+from webapp.usage.budgets import reservations_open, reservations_release
 from webapp.usage.estimate import estimate_conversation, estimate_tokens
 from webapp.usage.recording import usage_record, usage_record_unfinished
 
 from .selectors import TurnContext
 from .sequence import seq_allocate_past_lost_frames
+
+log = logging.getLogger(__name__)
 
 INTERRUPTED_ERROR = {
     "code": "interrupted",
@@ -244,4 +248,19 @@ def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
                     )
                 )
             )
+    _release_orphans(cutoff)
     return swept
+
+
+def _release_orphans(cutoff) -> None:
+    """A reservation whose reply is no longer running yet never settled would hold its
+    budget until the period ends: released here, charging nothing (no path leaves one so;
+    this is the net under a bug)."""
+    held = reservations_open(older_than=cutoff)
+    if not held:
+        return
+    running = set(Message.objects.filter(pk__in=held, state__in=Message.RUNNING).values_list("pk", flat=True))
+    with transaction.atomic():
+        released = reservations_release([m for m in held if m not in running])
+    if released:
+        log.warning("released %d reservations whose replies ended without settling", released)

@@ -8,14 +8,14 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from chat.models import Message
 from webapp.accounts.models import Membership, Team, UsageRecord
 from webapp.usage.estimate import estimate_conversation
 from webapp.usage.models import Denial, Ledger, Quota, Reservation
 
-from .conftest import Socket, is_end, start
+from .conftest import Socket, is_end, reply, start
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -291,3 +291,17 @@ async def test_every_request_that_reached_the_upstream_has_a_usage_record(team, 
     ledger, summed = await ledger_matches_records(team)
     assert ledger == summed and ledger["reserved"] == (0, 0)
     await socket.close()
+
+
+async def test_a_reservation_left_by_a_reply_that_ended_is_released_by_the_sweep(team, bob):
+    from chat.turns.finishing import turns_sweep_interrupted
+
+    done = await reply(bob, "Settled [[sim tokens=4]]")
+    # As if a bug had left it held: the reply is over, its reservation is not.
+    await Reservation.objects.filter(message_id=done["message"]).aupdate(settled_at=None)
+    await Ledger.objects.filter(team=team).aupdate(reserved_tokens=F("reserved_tokens") + 7)
+    await Reservation.objects.filter(message_id=done["message"]).aupdate(tokens=7, ticks=0)
+    assert await database_sync_to_async(turns_sweep_interrupted)(stale_after=0) == 0
+    assert (await Reservation.objects.aget(message_id=done["message"])).settled_at is not None
+    ledger, records = await ledger_matches_records(team)
+    assert ledger == records

@@ -306,6 +306,21 @@ def reservation_settle(*, message_id: int, tokens: int, ticks: int) -> Reservati
     return reservation
 
 
+def reservations_open(*, older_than: datetime) -> list[int]:
+    """The message ids of reservations still held that were made before ``older_than``."""
+    return list(
+        Reservation.objects.filter(settled_at__isnull=True, created_at__lt=older_than).values_list(
+            "message_id", flat=True
+        )
+    )
+
+
+def reservations_release(message_ids: list[int]) -> int:
+    """Release what these replies held, charging nothing: replies that ended without
+    settling (none should; the sweep's safety net). Returns how many were released."""
+    return sum(reservation_settle(message_id=m, tokens=0, ticks=0) is not None for m in message_ids)
+
+
 def ledgers_charge(*, team_id: int, user_id: int, tokens: int, ticks: int, now: datetime | None = None) -> None:
     """Usage that reserved nothing (a reply started before budgets were kept, a background
     job's request): charged to the periods it happens in."""
