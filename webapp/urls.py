@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("webapp.accounts.urls")),
     # One console, two apps: people and invitations; provider keys and models.
     path("manage/", include((people_console.urlpatterns + providers_console.urlpatterns, "manage"))),
+    path("", include("webapp.usage.report_urls")),  # /manage/usage/ and /accounts/usage/
     path("invite/<str:token>/", account_views.invitation, name="invitation"),
     path("healthz", healthz, name="healthz"),
     path("", include("chat.urls")),
