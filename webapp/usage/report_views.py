@@ -83,8 +83,8 @@ class Chart:
     top: str
     bars: list[Bar]
     width: int
-    first: date
-    last: date
+    first: str  # the period's ends, under the chart
+    last: str
     height: int = CHART_HEIGHT
     bar_width: int = BAR_WIDTH
 
@@ -105,7 +105,9 @@ def _chart(*, name: str, report: Report, value, text) -> Chart:
         if amount:
             height = max(1, amount * CHART_HEIGHT // top)  # a day with any use stays visible
             bars.append(Bar(n * BAR_STEP + 1, CHART_HEIGHT - height, height, f"{_day(day)}: {text(amount)}"))
-    return Chart(name, summary, text(top), bars, len(values) * BAR_STEP, period.first, period.last)
+    ends = "j M" if period.first.year == period.last.year else "j M Y"
+    first, last = date_format(period.first, ends), date_format(period.last, ends)
+    return Chart(name, summary, text(top), bars, len(values) * BAR_STEP, first, last)
 
 
 def _cells(sums: Sums, columns: list[tuple[str, str]]) -> list[str]:
@@ -116,6 +118,7 @@ def _context(form: PeriodForm, report: Report) -> dict:
     columns = report.columns
     return {
         "form": form,
+        "max_days": MAX_DAYS,
         "report": report,
         "group_heading": GROUPS[report.group],
         "table": [(row, _cells(row.sums, columns)) for row in report.rows],
