@@ -26,6 +26,7 @@ urlpatterns = [
         include((people_console.urlpatterns + providers_console.urlpatterns + usage_console.urlpatterns, "manage")),
     ),
     path("usage/allowance", usage_views.allowance_json, name="allowance"),
+    path("", include("webapp.usage.report_urls")),  # /manage/usage/ and /accounts/usage/
     path("invite/<str:token>/", account_views.invitation, name="invitation"),
     path("healthz", healthz, name="healthz"),
     path("", include("chat.urls")),
