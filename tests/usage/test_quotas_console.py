@@ -100,3 +100,10 @@ def test_a_person_reads_what_is_left_of_their_budgets_and_the_teams(team):
         ("Team", "this month", "750,000", "1,000,000 tokens", False),
     ]
     assert as_(team["carol"]).get("/usage/allowance").json()["left"] == []  # her team has no budgets
+
+
+def test_a_persons_usage_page_says_what_is_left_of_their_budgets(team):
+    save(as_(team["alice"]), scope="each", month_tokens="5000")
+    page = as_(team["bob"]).get("/accounts/usage/").content.decode()
+    assert "What is left" in page and "Yours this month: 5,000 left of 5,000 tokens" in page
+    assert "What is left" not in as_(team["carol"]).get("/accounts/usage/").content.decode()

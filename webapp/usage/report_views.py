@@ -18,6 +18,7 @@ from webapp.accounts.console import runs_the_team
 from webapp.accounts.models import Membership
 
 from .csv_export import usage_csv
+from .quotas import allowance
 from .reports import (
     GROUPS,
     MAX_DAYS,
@@ -178,11 +179,12 @@ def _own_form(request) -> PeriodForm:
 def own_usage(request):
     """A person's own usage in their active team (everything of theirs when they are in none)."""
     team, form = request.user.active_team, _own_form(request)
+    context = {"team": team, "left": allowance(user_id=request.user.pk, team=team)}
     if not form.is_valid():
-        return _refused(request, OWN_PAGE, form, {"team": team})
+        return _refused(request, OWN_PAGE, form, context)
     report = usage_report(team=team, user=request.user, period=form.period, group=form.cleaned_data["group"])
     denials = denials_recent(team=team, user=request.user, period=form.period)
-    return _shown(request, OWN_PAGE, form, {"team": team}, report, denials)
+    return _shown(request, OWN_PAGE, form, context, report, denials)
 
 
 @login_required
