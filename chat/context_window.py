@@ -31,13 +31,17 @@ from .turns.selectors import branch, latest_reply
 
 log = logging.getLogger(__name__)
 
-# The composer waits for this answer; past it the estimate stands in.
+# The composer waits this long for the tokenizer; past it the estimate stands in, while
+# the count goes on (within the client's own timeouts) to be cached for the next question:
+# a long conversation's answer lists every token, megabytes of them.
 TOKENIZE_SECONDS = 3.0
-TOKENIZE_TIMEOUTS = Timeouts(connect=2.0, read=TOKENIZE_SECONDS, write=TOKENIZE_SECONDS, pool=2.0)
+TOKENIZE_TIMEOUTS = Timeouts(connect=5.0, read=30.0, write=30.0, pool=5.0)
 # Far past the window it does not fit however it is counted, and the tokenizer would be
 # sent megabytes: the estimate says so.
 UPSTREAM_UP_TO = 2
 CACHE_SECONDS = 3600
+
+_counting: dict[str, asyncio.Task] = {}  # counts in flight by cache key, shared by every question
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,23 @@ async def _tokens(client: GrokClient, model: str, texts: list[str]) -> int:
     key = f"context-tokens:v1:{digest.hexdigest()}"
     tokens = await cache.aget(key)
     if tokens is None:
-        tokens = len(await client.tokenize(text, model=model))
-        await cache.aset(key, tokens, CACHE_SECONDS)
+        loop = asyncio.get_running_loop()
+        task = _counting.get(key)
+        if task is None or task.get_loop() is not loop:
+            task = _counting[key] = loop.create_task(_tokenize(client, model, text, key))
+            task.add_done_callback(lambda done: _forget(key, done))
+        tokens = await asyncio.shield(task)  # a question that stops waiting leaves the count going
     return tokens + PER_MESSAGE * len(texts)
+
+
+async def _tokenize(client: GrokClient, model: str, text: str, key: str) -> int:
+    tokens = len(await client.tokenize(text, model=model))
+    await cache.aset(key, tokens, CACHE_SECONDS)
+    return tokens
+
+
+def _forget(key: str, task: asyncio.Task) -> None:
+    if _counting.get(key) is task:
+        del _counting[key]
+    if not task.cancelled():
+        task.exception()  # seen by whoever waited; a count nobody waits for any more fails quietly
