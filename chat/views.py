@@ -1,16 +1,20 @@
-"""Pages: the chat (new or existing conversation), rename and delete. Thin: access helper, service, render."""
+"""Pages: the chat (new or existing conversation), rename and delete, and the composer's
+token count. Thin: access helper, service, render."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 from asgiref.sync import async_to_sync
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from webapp.usage.quotas import allowance
 
-from . import catalog, conversations
+from . import catalog, context_window, conversations
 from .access import NotFound, conversation_get_for_user
 from .serializers import conversation_json
 from .turns.selectors import conversation_state
@@ -81,4 +85,30 @@ def conversation_delete(request: HttpRequest, conversation_id: int) -> HttpRespo
     return redirect("chat:home")
 
 
-__all__ = ["home", "conversation_page", "conversation_rename", "conversation_delete"]
+# POST, though it changes nothing: the draft rides along, and a draft of MAX_MESSAGE_CHARS
+# is too long for a URL (and does not belong in access logs).
+@require_POST
+def conversation_tokens(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    """How many tokens the conversation and the draft are, against the model's context window."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Sign in first."}, status=401)
+    try:
+        conversation = conversation_get_for_user(request.user, conversation_id)
+        body = json.loads(request.body)
+        if not isinstance(body, dict):
+            raise ValueError("The body must be a JSON object.")
+        count = context_window.context_count(
+            user=request.user,
+            conversation=conversation,
+            parent=body.get("parent"),
+            model=body.get("model"),
+            text=body.get("text", ""),
+        )
+    except NotFound:
+        return JsonResponse({"error": "No such conversation."}, status=404)
+    except ValueError as error:  # malformed JSON included
+        return JsonResponse({"error": str(error)}, status=400)
+    return JsonResponse(asdict(count))
+
+
+__all__ = ["home", "conversation_page", "conversation_rename", "conversation_delete", "conversation_tokens"]

@@ -25,7 +25,7 @@ from webapp.usage.budgets import Grant, reservations_hold
 
 from .budgets import QuotaRefused, admit, ask_for, price_of, refusals_record
 from .errors import TurnError
-from .selectors import TurnContext, instructions_digest, turn_context
+from .selectors import TurnContext, instructions_digest, latest_reply, turn_context
 from .sequence import seq_allocate
 
 
@@ -509,7 +509,7 @@ def _started(conversation: Conversation, seq: int, question: Message | None, ans
 
 def _parent(conversation: Conversation, parent_id: Any) -> Message | None:
     if parent_id is None:
-        return conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("-id").first()
+        return latest_reply(conversation)
     try:
         return conversation.messages.get(pk=row_id(parent_id), role=Message.Role.ASSISTANT)
     except (Message.DoesNotExist, NotFound):

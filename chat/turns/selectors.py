@@ -182,7 +182,7 @@ def instructions_digest(instructions: str | None) -> str | None:
 
 def turn_context(*, message: Message, team_id: int | None, instructions: str | None = None) -> TurnContext:
     """What the runner of the reply ``message`` (its conversation loaded) starts from: the branch it answers."""
-    path = _branch(message)
+    path = branch(message)
     user_message = path[-2]
     previous = path[-3] if len(path) >= 3 else None
     history = [(m.role, m.content) for m in path[:-1] if m.content]
@@ -213,7 +213,12 @@ def turn_context(*, message: Message, team_id: int | None, instructions: str | N
     )
 
 
-def _branch(message: Message) -> list[Message]:
+def latest_reply(conversation: Conversation) -> Message | None:
+    """The reply a new message follows when the page names none: the conversation's newest."""
+    return conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("-id").first()
+
+
+def branch(message: Message) -> list[Message]:
     """Root-to-message path, from one query for the whole conversation."""
     by_id = {m.pk: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
     path = []

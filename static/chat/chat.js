@@ -1,6 +1,7 @@
 // The chat page: one websocket (protocol v1, docs/protocol.md), the thread on
 // screen, the composer and the sidebar. Data comes from the json_script "boot".
 import { keepOpen, socketUrl } from "./socket.js";
+import { setupContextNote } from "./context.js";
 import { setupModelPicker } from "./models.js";
 import { refreshAllowance, showAllowance } from "./allowance.js";
 import { activePath, createMessageView, isRunning, updateMessageView } from "./thread.js";
@@ -50,10 +51,13 @@ function runningId() {
   return null;
 }
 
+let contextNote = () => {}; // set up with the composer, below
+
 function refreshControls() {
   const running = runningId();
   ui.send.disabled = chat.pending !== null || running !== null;
   ui.stop.disabled = running === null || chat.stopping === running;
+  contextNote(); // whatever changed the thread or the composer may change what fits
 }
 
 const earlierButton = document.createElement("button");
@@ -416,6 +420,28 @@ const choice = setupModelPicker({
   webSearch: byId("web-search"),
   info: modelInfo,
 });
+
+/** What a message sent now continues: the branch on screen, whether all of it is loaded,
+ * and whether its last reply is still being written. */
+function branchShown() {
+  const path = activePath(chat.messages);
+  const leaf = path.length ? path[path.length - 1] : null;
+  return {
+    conversation: chat.id,
+    leaf: leaf?.id ?? null,
+    texts: path.map((m) => m.content || "").filter(Boolean),
+    whole: chat.earlier === null && chat.assembling.size === 0,
+    running: leaf !== null && isRunning(leaf),
+  };
+}
+contextNote = setupContextNote({
+  region: byId("context-note"),
+  draft: ui.text,
+  models: boot.models || [],
+  model: () => byId("model").value,
+  branch: branchShown,
+});
+byId("model").addEventListener("change", contextNote);
 if (boot.models_error) {
   modelInfo.textContent = boot.models_error;
   modelInfo.classList.add("error");

@@ -13,7 +13,17 @@ from starlette.responses import JSONResponse, Response
 
 from ..models import KNOWN_IMAGE_MODELS, KNOWN_MODELS, ImageModelSpec, ModelSpec
 from . import tokenizer
-from .common import NOT_FOUND, SimError, authenticate, inject_failure, invalid, read_json, require, sim_of
+from .common import (
+    NOT_FOUND,
+    SimError,
+    authenticate,
+    inject_failure,
+    invalid,
+    read_json,
+    require,
+    sim_of,
+    wait_like_generation,
+)
 from .config import Directive
 from .proof import health_proof
 
@@ -111,6 +121,13 @@ async def tokenize_text(request: Request, dialect: str) -> Response:
     authenticate(request, dialect)
     body = await read_json(request)
     text = require(body, "text", str)
+    request.state.prompt = text
+    # A directive in the text fails or delays the count as it would a reply.
+    directive = Directive.parse(text)
+    failure = await inject_failure(request, directive, body)
+    if failure is not None:
+        return failure
+    await wait_like_generation(directive, 0)
     tokens = tokenizer.tokenize(text)
     return JSONResponse(
         {
