@@ -2,15 +2,20 @@
 // webapp/usage/estimate.py, the same numbers (tests/browser/test_context_window.py
 // runs both on the same strings).
 
-export const BYTES_PER_TOKEN = 4;
+export const ASCII_CHARS_PER_TOKEN = 4;
 export const PER_MESSAGE = 4; // a message's role and separators
 
-const utf8 = new TextEncoder();
-
-/** A quarter of the UTF-8 length, rounded up. */
+/** A quarter of the ASCII characters, rounded up, and one token for every other character. */
 export function estimateTokens(text) {
   if (!text) return 0;
-  return Math.ceil(utf8.encode(text).length / BYTES_PER_TOKEN);
+  let ascii = 0;
+  let other = 0;
+  // By code point, as Python counts a str's characters (an emoji is one, a lone surrogate one).
+  for (const character of text) {
+    if (character.codePointAt(0) < 0x80) ascii += 1;
+    else other += 1;
+  }
+  return Math.ceil(ascii / ASCII_CHARS_PER_TOKEN) + other;
 }
 
 /** The input of a request that sends `texts` as messages. */

@@ -7,7 +7,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from webapp.usage.estimate import BYTES_PER_TOKEN, PER_MESSAGE, estimate_conversation, estimate_tokens
+from webapp.usage.estimate import ASCII_CHARS_PER_TOKEN, PER_MESSAGE, estimate_conversation, estimate_tokens
 
 from .conftest import _manage
 
@@ -32,7 +32,7 @@ def test_the_page_estimates_tokens_by_the_servers_rule(signed_in):
         """async (samples) => {
             const tokens = await import("/static/chat/tokens.js");
             return {
-                constants: [tokens.BYTES_PER_TOKEN, tokens.PER_MESSAGE],
+                constants: [tokens.ASCII_CHARS_PER_TOKEN, tokens.PER_MESSAGE],
                 each: samples.map((text) => tokens.estimateTokens(text)),
                 all: tokens.estimateConversation(samples),
             };
@@ -40,7 +40,7 @@ def test_the_page_estimates_tokens_by_the_servers_rule(signed_in):
         SAMPLES,
     )
 
-    assert browser["constants"] == [BYTES_PER_TOKEN, PER_MESSAGE]
+    assert browser["constants"] == [ASCII_CHARS_PER_TOKEN, PER_MESSAGE]
     assert browser["each"] == [estimate_tokens(text) for text in SAMPLES]
     assert browser["all"] == estimate_conversation(SAMPLES)
 
