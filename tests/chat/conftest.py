@@ -58,6 +58,7 @@ def grok_upstream(settings, simulator):
     # Bursts from one person are how these tests make concurrency; the limits have their own tests.
     settings.MAX_RUNNING_TURNS_PER_PERSON = 1000
     settings.MAX_RUNNING_TURNS_PER_TEAM = 1000
+    settings.MAX_SOCKETS_PER_PERSON = 1000
     cache.clear()
 
 
