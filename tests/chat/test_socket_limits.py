@@ -40,22 +40,28 @@ async def test_sockets_past_the_persons_limit_are_refused_while_others_chat_and_
     alice, bob, settings, socket_for
 ):
     settings.MAX_SOCKETS_PER_PERSON = 20
+
+    async def bob_meanwhile() -> tuple[str, int, bytes]:
+        """Bob connects, gets a reply and loads his page while alice's burst goes on."""
+        other = socket_for(bob)
+        assert await admitted(other)
+        await other.send(start("Mine [[sim tokens=4]]"))
+        end = await other.until(is_end)
+        page = AsyncClient()
+        await page.aforce_login(bob)
+        response = await page.get("/")
+        return end["type"], response.status_code, response.content
+
     sockets = [socket_for(alice) for _ in range(200)]
-    outcomes = await asyncio.gather(*(admitted(socket) for socket in sockets))
+    outcomes, (bobs_end, bobs_status, bobs_page) = await asyncio.gather(
+        asyncio.gather(*(admitted(socket) for socket in sockets)), bob_meanwhile()
+    )
 
     assert sum(outcomes) == 20
     refusal = next(f for s, ok in zip(sockets, outcomes) if not ok for f in s.frames if f["type"] == "error")
     assert refusal["message"] == "You have 20 chat tabs open already (at most 20): close one and reload."
-
-    # Meanwhile, with alice's twenty open: bob connects, gets a reply, and loads his page.
-    other = socket_for(bob)
-    assert await admitted(other)
-    await other.send(start("Mine [[sim tokens=4]]"))
-    assert (await other.until(is_end))["type"] == "turn.done"
-    page = AsyncClient()
-    await page.aforce_login(bob)
-    response = await page.get("/")
-    assert response.status_code == 200 and b'id="composer"' in response.content
+    assert bobs_end == "turn.done"
+    assert bobs_status == 200 and b'id="composer"' in bobs_page
 
 
 async def test_closed_sockets_free_their_places(alice, settings, socket_for):
