@@ -14,7 +14,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import catalog, events, frames, runner, starts
+from . import catalog, events, frames, runner, socket_limits, starts
 from .access import NotFound, conversation_get_for_user, row_id, seq_cursor
 from .sockets import Session
 from .sync import database
@@ -27,12 +27,15 @@ log = logging.getLogger(__name__)
 NOT_FOUND = {"code": "not_found", "message": "That conversation or message does not exist."}
 CLIENT_ID_MAX = 100  # longer is no UUID, and is not echoed back
 SIGNED_OUT = 4401  # the close code of a socket without a (valid) session
+TOO_MANY_SOCKETS = 4429  # the close code of a socket past MAX_SOCKETS_PER_PERSON, after its error frame
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     # No layer is configured under this alias, so Channels gives the consumer no channel
     # (and no per-message reader for one): its frames come through chat.events.
     channel_layer_alias = "chat-sockets-have-no-channel"
+    socket_id: str | None = None  # None: refused, not a socket of the chat
+    place: str | None = None  # its place among its person's sockets (chat.socket_limits)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -41,6 +44,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=SIGNED_OUT)
             return
         self.user = user
+        try:
+            self.place = await socket_limits.socket_admit(user.pk)
+        except socket_limits.TooManySockets as refused:
+            # Accepted first: a handshake refused says nothing a page could show.
+            await self.accept()
+            await self._refuse(refused.code, refused.message, None)
+            await self.close(code=TOO_MANY_SOCKETS)
+            return
         session = self.scope["session"]
         self.socket_id = await events.socket_add(
             self._send_text, Session(user_id=user.pk, key=session.session_key or "", end=self._session_ended)
@@ -52,9 +63,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=SIGNED_OUT)
 
     async def disconnect(self, code: int) -> None:
-        socket_id = getattr(self, "socket_id", None)
-        if socket_id is not None:
-            await events.socket_remove(socket_id)
+        if self.place is not None:
+            await socket_limits.socket_release(self.user.pk, self.place)
+        if self.socket_id is not None:
+            await events.socket_remove(self.socket_id)
 
     async def dispatch(self, message: dict) -> None:
         # Channels closes stale database connections before every message with a hop to
@@ -67,6 +79,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if self.socket_id is None:
+            return  # refused and closing: what it sent meanwhile is not read
         if not text_data:  # an empty or a binary frame
             await self._refuse("bad_frame", "Frames are JSON text.", None)
             return

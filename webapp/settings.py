@@ -345,6 +345,11 @@ MAX_OUTPUT_TOKENS = env_int("MAX_OUTPUT_TOKENS", 32_768)
 MAX_OUTPUT_TOKENS_CEILING = 1_000_000  # what an admin may set at most
 # Replies one person may have being written at once (tabs, devices and retries together).
 MAX_RUNNING_TURNS_PER_PERSON = env_int("MAX_RUNNING_TURNS_PER_PERSON", 8)
+# Replies one team may have being written at once (a person's team: their active one).
+MAX_RUNNING_TURNS_PER_TEAM = env_int("MAX_RUNNING_TURNS_PER_TEAM", 64)
+# Chat sockets (tabs) one person may have open at once, on every web process together:
+# far above what tabs and devices need, far below what slows everyone else's pages.
+MAX_SOCKETS_PER_PERSON = env_int("MAX_SOCKETS_PER_PERSON", 20)
 TURN_FRAME_INTERVAL = 0.03  # coalesce deltas into frames of about 30 ms
 TURN_FRAME_INTERVAL_MAX = 0.1  # ... and up to 100 ms when the web process falls behind (chat/runner.py)
 TURN_CHECKPOINT_INTERVAL = 1.0  # write partial text about once a second

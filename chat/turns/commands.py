@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from chat import events, frames
@@ -178,7 +178,7 @@ def turns_start(requests: list[StartRequest], *, models: Models, runner: str = "
     """
     results: list[TurnStarted | Exception | None] = [None] * len(requests)
     checked: list[_Checked] = []
-    running = _running_by_person(r.user for r in requests)
+    running = _running_now(r.user for r in requests)
     for i, request in enumerate(requests):
         try:
             client_uuid = _client_uuid(request.client_id)
@@ -258,32 +258,62 @@ def _undone_on_failure():
         raise
 
 
-def _running_by_person(users) -> dict[int, int]:
-    """How many replies each of ``users`` has being written now, in one query."""
-    ids = {u.pk for u in users if u is not None}
+@dataclass
+class _Running:
+    """Replies being written now, by person and by team."""
+
+    by_person: dict[int, int]
+    by_team: dict[int, int]
+
+
+def _running_now(users) -> _Running:
+    """How many replies each of ``users``, and each of their (active) teams, has being
+    written now, in one query."""
+    users = [u for u in users if u is not None]
+    ids = {u.pk for u in users}
+    teams = {u.active_team_id for u in users if u.active_team_id is not None}
     rows = (
-        Message.objects.filter(role=Message.Role.ASSISTANT, state__in=Message.RUNNING, conversation__owner_id__in=ids)
-        .values("conversation__owner_id")
+        Message.objects.filter(role=Message.Role.ASSISTANT, state__in=Message.RUNNING)
+        .filter(Q(conversation__owner_id__in=ids) | Q(conversation__owner__active_team_id__in=teams))
+        .values("conversation__owner_id", "conversation__owner__active_team_id")
         .annotate(n=Count("id"))
     )
-    return {row["conversation__owner_id"]: row["n"] for row in rows}
+    running = _Running(by_person={}, by_team={})
+    for row in rows:
+        person, team = row["conversation__owner_id"], row["conversation__owner__active_team_id"]
+        running.by_person[person] = running.by_person.get(person, 0) + row["n"]
+        if team is not None:
+            running.by_team[team] = running.by_team.get(team, 0) + row["n"]
+    return running
 
 
-def _count_running(running: dict[int, int], user) -> None:
-    """One more reply for ``user``, or TurnError past MAX_RUNNING_TURNS_PER_PERSON: one person
-    starting hundreds of replies at once would slow everyone's (the limit is checked per
-    batch and per process, so starts racing in several processes may pass it by a few)."""
+def _count_running(running: _Running, user) -> None:
+    """One more reply for ``user`` and their team, or TurnError past MAX_RUNNING_TURNS_PER_PERSON
+    or MAX_RUNNING_TURNS_PER_TEAM: one person, or one team, starting hundreds of replies at
+    once would slow everyone's (the limits are checked per batch and per process, so starts
+    racing in several processes may pass them by a few)."""
     if user is None:
         return
     limit = settings.MAX_RUNNING_TURNS_PER_PERSON
-    now = running.get(user.pk, 0)
+    now = running.by_person.get(user.pk, 0)
     if now >= limit:
         raise TurnError(
             "too_many_replies",
             f"You have {now} replies being written already (at most {limit} at a time): "
             "wait for one to finish, or stop one.",
         )
-    running[user.pk] = now + 1
+    team = user.active_team_id
+    team_limit = settings.MAX_RUNNING_TURNS_PER_TEAM
+    team_now = running.by_team.get(team, 0) if team is not None else 0
+    if team_now >= team_limit:
+        raise TurnError(
+            "too_many_team_replies",
+            f"Your team has {team_now} replies being written at once (at most {team_limit}): "
+            "wait a moment and send again.",
+        )
+    running.by_person[user.pk] = now + 1
+    if team is not None:
+        running.by_team[team] = team_now + 1
 
 
 def _instructions(users) -> dict[int, str | None]:
@@ -523,7 +553,7 @@ def turn_retry(*, user, message_id: Any, offer: Offer | None = None, runner: str
     failed = message_get_for_user(user, message_id)
     if failed.role != Message.Role.ASSISTANT or failed.is_running:
         raise TurnError("not_retryable", "Only a finished reply can be tried again.")
-    _count_running(_running_by_person([user]), user)
+    _count_running(_running_now([user]), user)
     offer = offer or Offer(None)
     model = find_model(offer.models or [], failed.model) or _unlisted(failed.model)
     try:

@@ -7,6 +7,8 @@ import { refreshAllowance, showAllowance } from "./allowance.js";
 import { activePath, createMessageView, isRunning, updateMessageView } from "./thread.js";
 
 const SNAPSHOT_WAIT_MS = 1500;
+// The server closed this tab's socket for good: past MAX_SOCKETS_PER_PERSON (docs/protocol.md).
+const TOO_MANY_SOCKETS = 4429;
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const byId = (id) => document.getElementById(id);
 const ui = {
@@ -31,6 +33,7 @@ const chat = {
   asking: false, // a conversation.history request is on its way
   assembling: new Map(), // id -> a long message's text arriving in message.piece frames
   resumable: false, // what is shown came by this page's socket, so a reconnect asks only what changed
+  ended: null, // why the server closed the socket for good (it is not reopened)
 };
 
 // ----- status line ------------------------------------------------------------------
@@ -55,7 +58,7 @@ let contextNote = () => {}; // set up with the composer, below
 
 function refreshControls() {
   const running = runningId();
-  ui.send.disabled = chat.pending !== null || running !== null;
+  ui.send.disabled = chat.ended !== null || chat.pending !== null || running !== null;
   ui.stop.disabled = running === null || chat.stopping === running;
   contextNote(); // whatever changed the thread or the composer may change what fits
 }
@@ -331,6 +334,7 @@ function onCreated(frame) {
 function onError(frame) {
   setStatus(frame.message || "The server refused that request.");
   if (frame.code === "quota_exceeded") refreshAllowance();
+  if (frame.code === "too_many_sockets") chat.ended = frame.message;
   if (chat.pending && frame.client_id && frame.client_id === chat.pending.clientId) {
     // Nothing was started: give the text back so it is not lost.
     const current = ui.text.value;
@@ -386,6 +390,17 @@ const socket = keepOpen(socketUrl("/ws/chat/"), {
     if (chat.pending) socket.send(chat.pending.frame);
   },
   onFrame,
+  finalCodes: [TOO_MANY_SOCKETS],
+  onEnd() {
+    // Reconnecting would be refused the same way: say so and stay down until a reload.
+    chat.ended ??= "Too many chat tabs are open: close one and reload.";
+    setStatus(chat.ended);
+    if (chat.pending) {
+      ui.text.value = chat.pending.text; // never sent: give it back
+      chat.pending = null;
+    }
+    refreshControls();
+  },
   onDown() {
     setStatus("Reconnecting…", { connection: true });
     // A socket refused for want of a session looks like any lost connection: ask the page.
@@ -397,7 +412,7 @@ const socket = keepOpen(socketUrl("/ws/chat/"), {
 
 function sendOrSay(frame) {
   if (socket.send(frame)) return true;
-  setStatus("Not connected right now; try again in a moment.");
+  setStatus(chat.ended ?? "Not connected right now; try again in a moment.");
   return false;
 }
 
@@ -461,7 +476,7 @@ function newClientId() {
 ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = ui.text.value;
-  if (!text.trim() || chat.pending !== null || runningId() !== null) return;
+  if (!text.trim() || chat.ended !== null || chat.pending !== null || runningId() !== null) return;
   const { model, options } = choice();
   const frame = {
     type: "turn.start", client_id: newClientId(), conversation: chat.id, parent: null,

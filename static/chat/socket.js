@@ -1,5 +1,6 @@
 // One websocket that keeps itself open: capped exponential backoff with jitter.
 // The caller resyncs in onOpen (it knows what to ask for); frames are parsed JSON.
+// A close with one of the caller's final codes ends it: no reconnect, onEnd(code).
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
@@ -12,9 +13,10 @@ export function socketUrl(path) {
 
 /**
  * @param {string} url
- * @param {{onOpen: () => void, onFrame: (frame: object) => void, onDown: (attempt: number) => void}} handlers
+ * @param {{onOpen: () => void, onFrame: (frame: object) => void, onDown: (attempt: number) => void,
+ *          finalCodes?: number[], onEnd?: (code: number) => void}} handlers
  */
-export function keepOpen(url, { onOpen, onFrame, onDown }) {
+export function keepOpen(url, { onOpen, onFrame, onDown, finalCodes = [], onEnd = () => {} }) {
   let ws = null;
   let failures = 0;
   let openedAt = 0;
@@ -34,8 +36,12 @@ export function keepOpen(url, { onOpen, onFrame, onDown }) {
       }
       if (frame && typeof frame === "object") onFrame(frame);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       ws = null;
+      if (finalCodes.includes(event.code)) {
+        onEnd(event.code);
+        return;
+      }
       if (openedAt && Date.now() - openedAt > STABLE_AFTER_MS) failures = 0;
       openedAt = 0;
       const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** failures);

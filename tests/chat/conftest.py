@@ -55,8 +55,10 @@ def grok_upstream(settings, simulator):
     settings.GROK_RETRY_ATTEMPTS = 3
     settings.GROK_RETRY_BASE_DELAY = 0.01
     settings.GROK_RETRY_MAX_DELAY = 0.05
-    # Bursts from one person are how these tests make concurrency; the limit has its own test.
+    # Bursts from one person are how these tests make concurrency; the limits have their own tests.
     settings.MAX_RUNNING_TURNS_PER_PERSON = 1000
+    settings.MAX_RUNNING_TURNS_PER_TEAM = 1000
+    settings.MAX_SOCKETS_PER_PERSON = 1000
     cache.clear()
 
 
@@ -83,7 +85,7 @@ class Socket:
         self.user, self.origin = user, origin
         self.frames: list[dict[str, Any]] = []
 
-    async def connect(self) -> bool:
+    async def connect(self, timeout: float = 1) -> bool:
         from channels.db import database_sync_to_async
 
         from webapp.asgi import application
@@ -93,7 +95,7 @@ class Socket:
             cookie = await database_sync_to_async(session_cookie)(self.user)
             headers.append((b"cookie", f"sessionid={cookie}".encode()))
         self.comm = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
-        connected, _ = await self.comm.connect()
+        connected, _ = await self.comm.connect(timeout)
         self.open = connected
         return connected
 

@@ -4,6 +4,7 @@ follows a reply generated on process A from start to end, and a Stop sent throug
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -29,8 +30,9 @@ pytestmark = [
 
 
 @pytest.fixture
-def web_processes(simulator, transactional_db):
-    """Two daphne processes on the test database, sharing Redis."""
+def web_processes(request, simulator, transactional_db):
+    """Two daphne processes on the test database, sharing Redis (with the settings of an
+    indirect parameter, if any, in their environment)."""
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -40,6 +42,7 @@ def web_processes(simulator, transactional_db):
         "XAI_BASE_URL": simulator.v1,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_CONN_MAX_AGE": "0",
+        **getattr(request, "param", {}),
     }
     processes, urls = [], []
     for _ in range(2):
@@ -250,3 +253,51 @@ async def test_deactivating_someone_through_process_a_ends_their_socket_on_proce
 
     assert "signed out" in ended["message"]
     assert closed.value.rcvd.code == 4401
+
+
+async def admitted_tab(host: str, cookie: str) -> Tab | None:
+    """A socket that is the person's to use, or None when it was refused (told why, then closed)."""
+    tab = await Tab(host, cookie).__aenter__()
+    with contextlib.suppress(websockets.ConnectionClosed):  # a refused one may be closed already
+        await tab.send({"type": "probe"})  # unknown: an open socket answers bad_frame
+    first = await tab.until(kind("error"))
+    if first["code"] == "bad_frame":
+        return tab
+    assert first["code"] == "too_many_sockets"
+    assert first["message"] == "You have 4 chat tabs open already (at most 4): close one and reload."
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await tab.until(lambda frame: False)
+    assert closed.value.rcvd.code == 4429
+    return None
+
+
+@pytest.mark.parametrize("web_processes", [{"MAX_SOCKETS_PER_PERSON": "4"}], indirect=True)
+async def test_a_persons_sockets_on_both_processes_count_together(web_processes, alice, bob):
+    from channels.db import database_sync_to_async
+
+    cookie = await database_sync_to_async(session_cookie)(alice)
+    a, b = web_processes
+    tabs = await asyncio.gather(*(admitted_tab(host, cookie) for host in [a, b] * 10))
+    open_tabs = [tab for tab in tabs if tab is not None]
+    try:
+        assert len(open_tabs) == 4
+        assert await admitted_tab(a, cookie) is None and await admitted_tab(b, cookie) is None
+
+        # A tab closed on one process frees a place on the other.
+        closing = open_tabs.pop()
+        await closing.__aexit__(None, None, None)
+        other = b if closing.host == a else a
+        replacement = await admitted_tab(other, cookie)
+        assert replacement is not None
+        open_tabs.append(replacement)
+        assert await admitted_tab(closing.host, cookie) is None
+
+        # Someone else's sockets are theirs to count.
+        bobs_cookie = await database_sync_to_async(session_cookie)(bob)
+        for host in (a, b):
+            bobs = await admitted_tab(host, bobs_cookie)
+            assert bobs is not None
+            await bobs.__aexit__(None, None, None)
+    finally:
+        for tab in open_tabs:
+            await tab.__aexit__(None, None, None)
