@@ -90,12 +90,13 @@ def test_a_used_up_day_is_open_again_after_the_teams_midnight_across_daylight_sa
     assert isinstance(reserve(team, person, at("2027-03-28T22:00")), Grant)
 
 
-def test_a_reservation_settles_in_the_period_it_was_made_in(berlin_team):
+def test_a_reply_that_ends_after_midnight_is_charged_to_the_day_it_ends_in(berlin_team):
     team, person = berlin_team
     grant = reserve(team, person, at("2027-03-27T22:50"))
     with transaction.atomic():
         reservations_hold([(grant, 4242)])
-    # The reply ends after midnight: its usage and its release go to the day it started in.
+    # It ends at 00:10 in Berlin: its hold goes from the 27th, its usage to the 28th, the
+    # day its usage record is dated, so the ledger and the records agree on both days.
     with transaction.atomic():
         usage_record(
             user_id=person.pk,
@@ -106,7 +107,11 @@ def test_a_reservation_settles_in_the_period_it_was_made_in(berlin_team):
             output_tokens=50,
             cost_ticks=750,
             settles=True,
+            now=at("2027-03-27T23:10"),
         )
-    day = Ledger.objects.get(team=team, user=person, period="day", starts=date(2027, 3, 27))
-    assert (day.used_tokens, day.reserved_tokens, day.used_ticks, day.reserved_ticks) == (750, 0, 750, 0)
-    assert not Ledger.objects.filter(team=team, user=person, period="day", starts=date(2027, 3, 28)).exists()
+    before = Ledger.objects.get(team=team, user=person, period="day", starts=date(2027, 3, 27))
+    after = Ledger.objects.get(team=team, user=person, period="day", starts=date(2027, 3, 28))
+    assert (before.used_tokens, before.reserved_tokens, before.reserved_ticks) == (0, 0, 0)
+    assert (after.used_tokens, after.reserved_tokens, after.used_ticks) == (750, 0, 750)
+    month = Ledger.objects.get(team=team, user=person, period="month", starts=date(2027, 3, 1))
+    assert (month.used_tokens, month.reserved_tokens) == (750, 0)

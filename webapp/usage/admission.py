@@ -11,7 +11,7 @@ from django.db import transaction
 
 from .budgets import Ask, Grant, InForce, Refused, budgets_reserve, limits_in_force
 from .models import Denial
-from .rates import Counter, Unavailable, rates_add, rates_take
+from .rates import Counter, Unavailable, rates_give_back, rates_take
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ def turns_admit(asks: list[Ask], *, now: datetime | None = None) -> list[Grant |
     in_force = limits_in_force((a.team_id, a.user_id) for a in asks)
     counters = [_counters(ask, in_force) for ask in asks]
     try:
-        rated = rates_take(counters)
+        window, rated = rates_take(counters)
+        counters = [[dataclasses.replace(c, window=window) for c in turn] for turn in counters]
     except Unavailable:
         log.warning("per-minute counters cannot be reached", exc_info=True)
         unavailable = Refused(
@@ -43,10 +44,14 @@ def turns_admit(asks: list[Ask], *, now: datetime | None = None) -> list[Grant |
             results[i] = _rate_refusal(*full)
         else:
             budgeted.append(i)
-    granted = budgets_reserve([asks[i] for i in budgeted], in_force=in_force, now=now)
+    try:
+        granted = budgets_reserve([asks[i] for i in budgeted], in_force=in_force, now=now)
+    except BaseException:
+        rates_give_back([c for i in budgeted for c in counters[i]])
+        raise
     for i, outcome in zip(budgeted, granted):
         if isinstance(outcome, Refused):
-            rates_add(_negated(counters[i]))  # not sent: it does not count against the minute
+            rates_give_back(counters[i])  # not sent: it does not count against the minute
             results[i] = outcome
         else:
             results[i] = dataclasses.replace(
@@ -60,7 +65,7 @@ def turns_admit(asks: list[Ask], *, now: datetime | None = None) -> list[Grant |
 def admission_undo(grants: list[Grant]) -> None:
     """The transaction that stored these turns failed: their budgets went with it, and
     their per-minute counts are given back."""
-    rates_add([c for g in grants for c in _negated(list(g.counted))])
+    rates_give_back([c for g in grants for c in g.counted])
 
 
 def denials_record(refusals: list[tuple[Ask, Refused]]) -> None:
@@ -88,10 +93,6 @@ def _counters(ask: Ask, in_force: InForce) -> list[Counter]:
         if limits.tokens_per_minute is not None:
             counters.append(Counter(scope, "tpm", owner, ask.input_tokens, limits.tokens_per_minute))
     return counters
-
-
-def _negated(counters: list[Counter]) -> list[Counter]:
-    return [dataclasses.replace(c, amount=-c.amount) for c in counters]
 
 
 def _rate_refusal(counter: Counter, used: int, seconds_left: float) -> Refused:

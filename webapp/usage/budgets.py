@@ -130,37 +130,26 @@ def _keys(team_id: int, user_id: int, starts: dict[str, object]) -> list[LedgerK
 
 def ledgers_locked(keys: set[LedgerKey]) -> dict[LedgerKey, Ledger]:
     """The ledger rows of ``keys``, created where missing, locked until the transaction
-    ends (in id order, as every transaction that changes them locks them)."""
-    found = _select_locked(keys)
-    missing = keys - found.keys()
-    if missing:
-        # Inserted in one order everywhere: two transactions creating the same rows wait on
-        # the first one they share, never on each other.
-        ordered = sorted(missing, key=lambda k: (k[0], k[1] or 0, k[2], k[3]))
-        Ledger.objects.bulk_create(
-            [Ledger(team_id=t, user_id=u, period=p, starts=s) for t, u, p, s in ordered], ignore_conflicts=True
-        )
-        found.update(_select_locked(missing))
-    return found
-
-
-def _select_locked(keys: set[LedgerKey]) -> dict[LedgerKey, Ledger]:
+    ends. Every transaction first inserts all its keys in one sorted order (a row another
+    is creating is waited for at the first key both share, so neither waits on the other),
+    then locks exactly its rows in id order, as every transaction that changes them does."""
     if not keys:
         return {}
-    teams = {k[0] for k in keys}
-    people = {k[1] for k in keys if k[1] is not None}
-    days = {k[3] for k in keys}
-    rows = (
-        Ledger.objects.select_for_update()
-        .filter(Q(user__isnull=True) | Q(user_id__in=people), team_id__in=teams, starts__in=days)
-        .order_by("id")
+    ordered = sorted(keys, key=lambda k: (k[0], k[1] or 0, k[2], k[3]))
+    Ledger.objects.bulk_create(
+        [Ledger(team_id=t, user_id=u, period=p, starts=s) for t, u, p, s in ordered], ignore_conflicts=True
     )
-    wanted = {}
-    for row in rows:
-        key = (row.team_id, row.user_id, row.period, row.starts)
-        if key in keys:
-            wanted[key] = row
-    return wanted
+    people: dict[tuple, set[int | None]] = {}
+    for team_id, user_id, period, starts in ordered:
+        people.setdefault((team_id, period, starts), set()).add(user_id)
+    exactly = Q()
+    for (team_id, period, starts), who in people.items():
+        whose = Q(user_id__in=[u for u in who if u is not None])
+        if None in who:
+            whose |= Q(user__isnull=True)
+        exactly |= Q(team_id=team_id, period=period, starts=starts) & whose
+    rows = Ledger.objects.select_for_update().filter(exactly).order_by("id")
+    return {(r.team_id, r.user_id, r.period, r.starts): r for r in rows}
 
 
 def budgets_reserve(asks: list[Ask], *, in_force: InForce, now: datetime | None = None) -> list[Grant | Refused]:
@@ -288,21 +277,36 @@ def reservations_hold(held: list[tuple[Grant, int]]) -> None:
     )
 
 
-def reservation_settle(*, message_id: int, tokens: int, ticks: int) -> Reservation | None:
-    """Charge a reply's real usage where it reserved and release what it held, once: a
-    second call (the sweep racing the end) finds it settled and returns None."""
+def reservation_settle(*, message_id: int, tokens: int, ticks: int, now: datetime | None = None) -> Reservation | None:
+    """Release what a reply held where it reserved, and charge its real usage to the
+    periods it ends in (the same ones, unless it ran past midnight: the ledger and the
+    usage records, dated at the end, agree on every period), once: a second call (the
+    sweep racing the end) finds it settled and returns None."""
     reservation = Reservation.objects.filter(message_id=message_id, settled_at__isnull=True).first()
     if reservation is None:
         return None
     if not Reservation.objects.filter(pk=reservation.pk, settled_at__isnull=True).update(settled_at=timezone.now()):
         return None
-    _lock(reservation.ledgers)
-    Ledger.objects.filter(pk__in=reservation.ledgers).update(
-        used_tokens=F("used_tokens") + tokens,
-        used_ticks=F("used_ticks") + ticks,
-        reserved_tokens=F("reserved_tokens") - reservation.tokens,
-        reserved_ticks=F("reserved_ticks") - reservation.ticks,
-    )
+    held = {(r.team_id, r.user_id, r.period, r.starts): r.pk for r in Ledger.objects.filter(pk__in=reservation.ledgers)}
+    zone = Team.objects.filter(pk=reservation.team_id).values_list("time_zone", flat=True).first() or "UTC"
+    current = set(_keys(reservation.team_id, reservation.user_id, period_starts(now or timezone.now(), zone)))
+    rows = ledgers_locked(set(held) | current)
+    released, charged = set(held.values()), {rows[key].pk for key in current}
+    for ids, changes in (
+        (
+            released & charged,
+            {
+                "used_tokens": tokens,
+                "used_ticks": ticks,
+                "reserved_tokens": -reservation.tokens,
+                "reserved_ticks": -reservation.ticks,
+            },
+        ),
+        (released - charged, {"reserved_tokens": -reservation.tokens, "reserved_ticks": -reservation.ticks}),
+        (charged - released, {"used_tokens": tokens, "used_ticks": ticks}),
+    ):
+        if ids:
+            Ledger.objects.filter(pk__in=ids).update(**{name: F(name) + value for name, value in changes.items()})
     return reservation
 
 
@@ -331,7 +335,3 @@ def ledgers_charge(*, team_id: int, user_id: int, tokens: int, ticks: int, now: 
     Ledger.objects.filter(pk__in=[r.pk for r in rows.values()]).update(
         used_tokens=F("used_tokens") + tokens, used_ticks=F("used_ticks") + ticks
     )
-
-
-def _lock(ids: list[int]) -> None:
-    list(Ledger.objects.select_for_update().filter(pk__in=ids).order_by("id").values_list("id", flat=True))

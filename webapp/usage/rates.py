@@ -38,6 +38,7 @@ class Counter:
     owner: int  # the team's or the person's id
     amount: int
     limit: int
+    window: int = 0  # the minute it was counted in, once it has been
 
     def key(self, window: int) -> str:
         return f"{PREFIX}:{self.scope}:{self.owner}:{self.kind}:{window}"
@@ -71,6 +72,18 @@ end
 return {0, 0}
 """
 
+# KEYS: counters; ARGV: what to take back from each. Only from a counter that still exists
+# (a minute Redis forgot starts from zero, not below), and never below zero.
+_GIVE_BACK = """
+for i = 1, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '-1')
+  if used > 0 then
+    redis.call('DECRBY', KEYS[i], math.min(used, tonumber(ARGV[i])))
+  end
+end
+return 0
+"""
+
 
 class _InProcess:
     def __init__(self) -> None:
@@ -102,9 +115,16 @@ class _InProcess:
     def add(self, counters: list[Counter], window: int) -> None:
         with self.lock:
             if window != self.window:
-                return  # that minute is over: nothing to give back or add to
+                return  # that minute is over: nothing to add to
             for c in counters:
-                self.counts[c.key(window)] = max(0, self.counts.get(c.key(window), 0) + c.amount)
+                self.counts[c.key(window)] = self.counts.get(c.key(window), 0) + c.amount
+
+    def give_back(self, counters: list[Counter]) -> None:
+        with self.lock:
+            for c in counters:
+                key = c.key(c.window)
+                if c.window == self.window and key in self.counts:
+                    self.counts[key] = max(0, self.counts[key] - c.amount)
 
     def clear(self) -> None:
         with self.lock:
@@ -118,6 +138,7 @@ class _Redis:
         self.errors = (redis.RedisError, OSError)
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.script = self.client.register_script(_TAKE)
+        self.give_back_script = self.client.register_script(_GIVE_BACK)
 
     def take_all(self, turns: list[list[Counter]], window: int) -> list[tuple[int, int]]:
         try:
@@ -139,6 +160,12 @@ class _Redis:
         except self.errors:
             log.warning("could not adjust per-minute counters", exc_info=True)
 
+    def give_back(self, counters: list[Counter]) -> None:
+        try:
+            self.give_back_script(keys=[c.key(c.window) for c in counters], args=[c.amount for c in counters])
+        except self.errors:
+            log.warning("could not give back per-minute counts", exc_info=True)
+
     def clear(self) -> None:
         for key in self.client.scan_iter(f"{PREFIX}:*"):
             self.client.delete(key)
@@ -156,10 +183,13 @@ def backend() -> _InProcess | _Redis:
     return _backend
 
 
-def rates_take(turns: list[list[Counter]], *, now: float | None = None) -> list[tuple[Counter, int, float] | None]:
-    """Count each turn's counters, or none of them when one is full: None for a turn that
-    was counted, else (the full counter, its count, seconds until the window ends).
-    Unavailable when the shared counters cannot be reached."""
+def rates_take(
+    turns: list[list[Counter]], *, now: float | None = None
+) -> tuple[int, list[tuple[Counter, int, float] | None]]:
+    """Count each turn's counters, or none of them when one is full. Returns the window
+    they were counted in and, per turn, None when it was counted, else (the full counter,
+    its count, seconds until the window ends). Unavailable when the shared counters cannot
+    be reached."""
     window, left = window_now(now)
     asked = [counters for counters in turns if counters]
     answers = iter(backend().take_all(asked, window) if asked else [])
@@ -170,10 +200,17 @@ def rates_take(turns: list[list[Counter]], *, now: float | None = None) -> list[
             continue
         index, used = next(answers)
         results.append(None if index == 0 else (counters[index - 1], used, left))
-    return results
+    return window, results
 
 
 def rates_add(counters: list[Counter], *, now: float | None = None) -> None:
-    """Add to (or, with negative amounts, give back to) the current window's counters."""
+    """Add to the current window's counters (a reply's tokens beyond its estimate)."""
     if counters:
         backend().add(counters, window_now(now)[0])
+
+
+def rates_give_back(counters: list[Counter]) -> None:
+    """Take back what was counted for turns that were not sent, from the minute each was
+    counted in (nothing once that minute is over, never below zero)."""
+    if counters:
+        backend().give_back(counters)

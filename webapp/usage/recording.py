@@ -3,6 +3,8 @@ budgets in the transaction that writes it. The one place usage is recorded."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from webapp.accounts.models import UsageRecord
 
 from .budgets import ledgers_charge, reservation_settle
@@ -35,6 +37,7 @@ def usage_record(
     status_code: int | None = None,
     error_type: str = "",
     settles: bool = False,
+    now: datetime | None = None,
 ) -> UsageRecord:
     """Record one upstream request and charge it. ``cost_ticks`` as the upstream reported
     it, else priced at ``price``. ``settles``: it is the last request of the reply
@@ -71,9 +74,9 @@ def usage_record(
     tokens = input_tokens + output_tokens + reasoning_tokens
     reservation = None
     if settles and message_id is not None:
-        reservation = reservation_settle(message_id=message_id, tokens=tokens, ticks=cost_ticks)
+        reservation = reservation_settle(message_id=message_id, tokens=tokens, ticks=cost_ticks, now=now)
     if reservation is None:
-        ledgers_charge(team_id=team_id, user_id=user_id, tokens=tokens, ticks=cost_ticks)
+        ledgers_charge(team_id=team_id, user_id=user_id, tokens=tokens, ticks=cost_ticks, now=now)
     elif reservation.per_minute and tokens > reservation.input_tokens:
         # Its start counted the input estimate; the rest counts in the minute it ends in.
         extra = tokens - reservation.input_tokens
