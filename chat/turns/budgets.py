@@ -25,25 +25,23 @@ def price_of(model: LanguageModel) -> Price:
     return Price(input=model.prompt_price, cached_input=model.cached_prompt_price, output=model.completion_price)
 
 
-def ask_for(
-    *, user, model: LanguageModel, cap: int, texts: list[str], instructions: str | None, chained: bool = False
-) -> Ask | None:
+def ask_for(*, user, model: LanguageModel, cap: int, texts: list[str], instructions: str | None) -> Ask | None:
     """What a turn that sends ``texts`` (the branch, the new message last) asks of its
     team's budgets; None for a person in no team (there is nobody's budget to hold)."""
     team_id = getattr(user, "active_team_id", None)
     if team_id is None:
         return None
-    # A chained turn sends only the new message; the upstream still counts the earlier
-    # ones as input, from its cache.
-    cached = estimate_conversation(texts[:-1], instructions) if chained else 0
+    # The whole branch is input, chained or not (the upstream counts a stored response's
+    # turns as input too); reserved at the full input price, since a cache miss or a
+    # forgotten response costs that, and settling charges what it really cost.
     return Ask(
         team_id=team_id,
         user_id=user.pk,
         input_tokens=estimate_conversation(texts, instructions),
-        cached_input_tokens=cached,
         output_tokens=cap,
         price=price_of(model),
         model=model.id,
+        reasons=bool(model.reasoning),
     )
 
 

@@ -452,7 +452,6 @@ def _admitted(
         cap=cap,
         texts=[text for _, text in context.history],
         instructions=context.instructions,
-        chained=bool(context.previous_response_id),
     )
     grant = admit([ask])[0]
     if isinstance(grant, QuotaRefused):

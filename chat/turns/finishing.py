@@ -17,8 +17,8 @@ from chat import events, frames
 from chat.grok import Usage
 from chat.models import Conversation, Message
 from webapp.usage.budgets import reservations_open, reservations_release
-from webapp.usage.estimate import estimate_conversation, estimate_tokens
-from webapp.usage.recording import usage_record, usage_record_unfinished
+from webapp.usage.estimate import estimate_conversation
+from webapp.usage.recording import unfinished_counts, usage_record, usage_record_unfinished
 
 from .selectors import TurnContext
 from .sequence import seq_allocate_past_lost_frames
@@ -102,14 +102,15 @@ def _counts(context: TurnContext, outcome: TurnOutcome) -> dict[str, Any]:
             "image_tokens": usage.image_tokens,
             "cost_ticks": usage.cost_ticks,
         }
-    if not (outcome.content or outcome.reasoning):
-        return {}  # refused before it wrote anything: nothing to charge
-    return {
-        "input_tokens": estimate_conversation([text for _, text in context.history], context.instructions),
-        "output_tokens": estimate_tokens(outcome.content),
-        "reasoning_tokens": estimate_tokens(outcome.reasoning),
-        "estimated": True,
-    }
+    if not (outcome.content or outcome.reasoning or outcome.response_id):
+        return {}  # refused before the upstream began a response: nothing to charge
+    # Stopped or cut after the upstream began (it read the input, perhaps while thinking).
+    return unfinished_counts(
+        input_tokens=estimate_conversation([text for _, text in context.history], context.instructions),
+        content=outcome.content,
+        reasoning=outcome.reasoning,
+        cap=context.max_output_tokens,
+    )
 
 
 def turn_finish(*, context: TurnContext, outcome: TurnOutcome, seq: int) -> list[frames.Frame]:
@@ -225,8 +226,8 @@ def turns_sweep_interrupted(*, stale_after: float | None = None) -> int:
                 user_id=message.conversation.owner_id,
                 conversation_id=conversation_id,
                 model=message.model,
-                produced=message.content + message.reasoning,
-                error_type="interrupted",
+                content=message.content,
+                reasoning=message.reasoning,
             )
             # Its runner sent frames past its last checkpoint that no row records: the
             # end is told with a seq past any of them, so no follower takes it (or the
@@ -260,7 +261,10 @@ def _release_orphans(cutoff) -> None:
     if not held:
         return
     running = set(Message.objects.filter(pk__in=held, state__in=Message.RUNNING).values_list("pk", flat=True))
-    with transaction.atomic():
-        released = reservations_release([m for m in held if m not in running])
+    released = 0
+    for message_id in held:
+        if message_id not in running:
+            with transaction.atomic():  # one at a time: each locks only its own rows
+                released += reservations_release([message_id])
     if released:
         log.warning("released %d reservations whose replies ended without settling", released)

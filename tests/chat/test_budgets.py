@@ -149,21 +149,48 @@ def _month_start():
 
 
 async def test_a_nearly_spent_budget_grants_a_shorter_reply_and_never_more(team, bob, simulator, settings):
-    settings.MAX_OUTPUT_TOKENS = 2000
-    marker = uuid.uuid4().hex[:8]
-    text = f"Long {marker} [[sim tokens=1500]]"
-    room = 600
+    settings.MAX_OUTPUT_TOKENS = 5000
+    text = f"Long {uuid.uuid4().hex[:8]} [[sim tokens=4000]]"
+    room = 3000
     await database_sync_to_async(quota)(team, scope="each", day_tokens=estimate_conversation([text]) + room)
     socket = Socket(bob)
     assert await socket.connect()
     await socket.send(start(text))
     done = await socket.until(is_end)
     assert done["type"] == "turn.done"
-    # What the budget left, not the model's 2000, is what the upstream was asked for.
+    # What the budget left, not the model's 5000, is what the upstream was asked for.
     written = done["usage"]["output_tokens"] + done["usage"]["reasoning_tokens"]
     assert 0 < written <= room
     reservation = await Reservation.objects.aget(message_id=done["message"])
     assert reservation.output_tokens == room
+    await socket.close()
+
+
+async def test_too_little_left_for_a_reasoning_model_to_think_and_answer_is_refused(team, bob, settings):
+    settings.MAX_OUTPUT_TOKENS = 5000
+    text = "Think hard [[sim tokens=50 reasoning_tokens=2000]]"
+    await database_sync_to_async(quota)(team, scope="each", day_tokens=estimate_conversation([text]) + 600)
+    socket = Socket(bob)
+    assert await socket.connect()
+    await socket.send(start(text))  # grok-4.3 reasons: 600 tokens would go on thinking, leaving no answer
+    refused = await socket.until_type("error")
+    assert refused["code"] == "quota_exceeded" and "too little for this message" in refused["message"]
+    await socket.close()
+
+
+async def test_a_reply_stopped_while_the_model_thinks_is_charged_for_its_input(team, bob):
+    socket = Socket(bob)
+    assert await socket.connect()
+    await socket.send(start("Slow to start " + "word " * 200 + "[[sim ttft_ms=20000]]"))
+    started = await socket.until_type("turn.started")
+    message_id = started["assistant_message"]["id"]
+    await asyncio.sleep(1.0)  # the upstream has begun its response and writes nothing yet
+    await socket.send({"type": "turn.cancel", "message": message_id})
+    assert (await socket.until(is_end))["state"] == "cancelled"
+    record = await UsageRecord.objects.aget(message_id=message_id)
+    assert record.estimated and record.input_tokens > 200 and record.output_tokens == 0 and record.cost_ticks > 0
+    ledger, records = await ledger_matches_records(team)
+    assert ledger == records and ledger["tokens"] > 200
     await socket.close()
 
 
@@ -305,3 +332,23 @@ async def test_a_reservation_left_by_a_reply_that_ended_is_released_by_the_sweep
     assert (await Reservation.objects.aget(message_id=done["message"])).settled_at is not None
     ledger, records = await ledger_matches_records(team)
     assert ledger == records
+
+
+async def test_a_reply_swept_while_it_was_still_running_is_charged_once(team, bob):
+    from chat.turns.finishing import turns_sweep_interrupted
+
+    socket = Socket(bob)
+    assert await socket.connect()
+    await socket.send(start("Late heartbeats [[sim tokens=60 tps=60]]"))
+    started = await socket.until_type("turn.started")
+    message_id = started["assistant_message"]["id"]
+    await socket.until_type("turn.delta")
+    # Its heartbeats were late (a stalled loop, say): the sweep takes it for dead, charges
+    # an estimate and releases its reservation; then the runner ends it for real.
+    assert await database_sync_to_async(turns_sweep_interrupted)(stale_after=0) == 1
+    assert (await socket.until(lambda f: f["type"] == "turn.done"))["state"] == "completed"
+    records = [r async for r in UsageRecord.objects.filter(message_id=message_id)]
+    assert len(records) == 1 and not records[0].estimated and records[0].output_tokens > 0
+    ledger, summed = await ledger_matches_records(team)
+    assert ledger == summed and ledger["reserved"] == (0, 0)
+    await socket.close()

@@ -49,6 +49,7 @@ def test_an_admin_sets_the_teams_monthly_budget_in_dollars_and_it_is_audited(tea
         ("day_tokens", "-5", "a whole number from 0"),
         ("day_tokens", "ten", "a whole number from 0"),
         ("day_tokens", "1.5", "a whole number from 0"),
+        ("day_tokens", "²", "a whole number from 0"),
         ("month_ticks", "lots", "write an amount in dollars"),
         ("month_ticks", "-1", "an amount from $0"),
         ("month_ticks", "NaN", "an amount from $0"),
@@ -82,9 +83,12 @@ def test_the_teams_time_zone_is_chosen_from_the_list(team):
     alice = as_(team["alice"])
     assert alice.post("/manage/quotas/time-zone", {"time_zone": "Europe/Berlin"}).status_code == 302
     assert Team.objects.get(pk=team["alice"].team_id).time_zone == "Europe/Berlin"
+    page = alice.get("/manage/quotas/").content.decode()
+    assert "Budgets now reset at midnight in Europe/Berlin." in page
     assert AuditEvent.objects.filter(action="team.time_zone").count() == 1
     alice.post("/manage/quotas/time-zone", {"time_zone": "Mars/Olympus"})
     assert Team.objects.get(pk=team["alice"].team_id).time_zone == "Europe/Berlin"
+    assert "Choose a time zone from the list." in alice.get("/manage/quotas/").content.decode()
 
 
 def test_a_person_reads_what_is_left_of_their_budgets_and_the_teams(team):

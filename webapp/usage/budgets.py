@@ -31,6 +31,9 @@ from .pricing import Price, dollars_in_words
 # The least room a reply is granted when a budget is nearly used up: below it, a reply
 # would be cut off before it says anything useful, so the turn is refused instead.
 MIN_REPLY_TOKENS = 256
+# ... and for a model that reasons, whose room holds its thinking too: a few hundred tokens
+# would be spent thinking and leave an empty reply.
+REASONING_MIN_REPLY_TOKENS = 2048
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class Ask:
     price: Price
     cached_input_tokens: int = 0  # of the input, what the upstream is expected to have cached
     model: str = ""
+    reasons: bool = False  # the model thinks before it answers, inside its room
+
+    @property
+    def least_room(self) -> int:
+        return min(self.output_tokens, REASONING_MIN_REPLY_TOKENS if self.reasons else MIN_REPLY_TOKENS)
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,7 @@ def _room(ask: Ask, rows: list[Ledger], in_force: InForce, zone: str) -> int:
                 left = room  # free output: only the input costs
             if left < room:
                 room, tightest = left, (row, "usd", tick_limit)
-    if tightest is not None and room < min(ask.output_tokens, MIN_REPLY_TOKENS):
+    if tightest is not None and room < ask.least_room:
         raise _refusal(*tightest, zone)
     return room
 

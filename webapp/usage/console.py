@@ -70,7 +70,7 @@ def _page(request, actor: Membership, *, errors: dict | None = None, posted: dic
 def quota_save(request, actor: Membership):
     scope = request.POST.get("scope", "")
     raw_user = request.POST.get("user", "")
-    user_id = int(raw_user) if raw_user.isdigit() else None
+    user_id = int(raw_user) if raw_user.isdecimal() and raw_user.isascii() else None
     key = f"{scope}:{user_id or ''}"
     try:
         limits = limits_parse(request.POST)
@@ -86,9 +86,9 @@ def quota_save(request, actor: Membership):
 @runs_the_team
 def time_zone_save(request, actor: Membership):
     try:
-        team_time_zone_set(actor=actor, time_zone=request.POST.get("time_zone", ""))
+        team = team_time_zone_set(actor=actor, time_zone=request.POST.get("time_zone", ""))
     except QuotaError as error:
         messages.error(request, str(error))
         return redirect("manage:quotas")
-    messages.success(request, f"Budgets now reset at midnight in {actor.team.time_zone}.")
+    messages.success(request, f"Budgets now reset at midnight in {team.time_zone}.")
     return redirect("manage:quotas")

@@ -55,7 +55,7 @@ def limits_parse(data: dict[str, str]) -> dict[str, int | None]:
                 raise QuotaError(f"{label}: an amount from $0 to ${MOST_USD:,}.", name)
             limits[name] = ticks(amount)
             continue
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdecimal()):
             raise QuotaError(f"{label}: a whole number from 0, or empty for no limit.", name)
         value, most = int(raw), MOST_TOKENS if unit == "tokens" else MOST_PER_MINUTE
         if value > most:

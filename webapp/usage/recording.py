@@ -76,6 +76,19 @@ def usage_record(
     if settles and message_id is not None:
         reservation = reservation_settle(message_id=message_id, tokens=tokens, ticks=cost_ticks, now=now)
     if reservation is None:
+        swept = None
+        if settles and message_id is not None:
+            # Swept as interrupted while it was in fact still running (its heartbeats were
+            # late): the sweep charged an estimate, which the real usage now replaces.
+            swept = (
+                UsageRecord.objects.filter(message_id=message_id, estimated=True, error_type=INTERRUPTED)
+                .exclude(pk=record.pk)
+                .first()
+            )
+        if swept is not None:
+            tokens -= swept.input_tokens + swept.output_tokens + swept.reasoning_tokens
+            cost_ticks -= swept.cost_ticks or 0
+            swept.delete()
         ledgers_charge(team_id=team_id, user_id=user_id, tokens=tokens, ticks=cost_ticks, now=now)
     elif reservation.per_minute and tokens > reservation.input_tokens:
         # Its start counted the input estimate; the rest counts in the minute it ends in.
@@ -85,8 +98,20 @@ def usage_record(
     return record
 
 
+INTERRUPTED = "interrupted"
+
+
+def unfinished_counts(*, input_tokens: int, content: str, reasoning: str = "", cap: int | None = None) -> dict:
+    """What a reply that ended before the upstream reported its usage is charged: its
+    input, and an estimate of what it wrote (no more than it was allowed), marked so."""
+    output, thought = estimate_tokens(content), estimate_tokens(reasoning)
+    if cap is not None and output + thought > cap:
+        output, thought = min(output, cap), max(0, cap - min(output, cap))
+    return {"input_tokens": input_tokens, "output_tokens": output, "reasoning_tokens": thought, "estimated": True}
+
+
 def usage_record_unfinished(
-    *, message_id: int, user_id: int, conversation_id: int, model: str, produced: str, error_type: str
+    *, message_id: int, user_id: int, conversation_id: int, model: str, content: str, reasoning: str
 ) -> UsageRecord | None:
     """A reply whose process died: charged for its input and for what it had written (an
     estimate, marked so) at the price it started with, and its reservation released.
@@ -102,11 +127,11 @@ def usage_record_unfinished(
         price=price,
         message_id=message_id,
         conversation_id=conversation_id,
-        input_tokens=reservation.input_tokens,
-        output_tokens=min(estimate_tokens(produced), reservation.output_tokens),
-        estimated=True,
-        error_type=error_type,
+        error_type=INTERRUPTED,
         settles=True,
+        **unfinished_counts(
+            input_tokens=reservation.input_tokens, content=content, reasoning=reasoning, cap=reservation.output_tokens
+        ),
     )
 
 
