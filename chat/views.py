@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from webapp.usage.quotas import allowance
+from webapp.usage.quotas.service import allowance
 
 from . import catalog, context_window, conversations
 from .access import NotFound, conversation_get_for_user

@@ -6,8 +6,8 @@ from webapp.accounts import console_urls as people_console
 from webapp.accounts import views as account_views
 from webapp.providers import console_urls as providers_console
 from webapp.providers import views as provider_views
-from webapp.usage import console_urls as usage_console
-from webapp.usage import views as usage_views
+from webapp.usage.quotas import urls as usage_console
+from webapp.usage.quotas import views as usage_views
 
 
 def healthz(request):
@@ -26,7 +26,7 @@ urlpatterns = [
         include((people_console.urlpatterns + providers_console.urlpatterns + usage_console.urlpatterns, "manage")),
     ),
     path("usage/allowance", usage_views.allowance_json, name="allowance"),
-    path("", include("webapp.usage.report_urls")),  # /manage/usage/ and /accounts/usage/
+    path("", include("webapp.usage.reports.urls")),  # /manage/usage/ and /accounts/usage/
     path("invite/<str:token>/", account_views.invitation, name="invitation"),
     path("healthz", healthz, name="healthz"),
     path("", include("chat.urls")),

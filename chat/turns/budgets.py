@@ -4,9 +4,9 @@ its start is stored: what it asks for, and the refusal a person reads."""
 from __future__ import annotations
 
 from chat.grok import LanguageModel
-from webapp.usage.admission import denials_record, turns_admit
-from webapp.usage.budgets import Ask, Grant, Refused
 from webapp.usage.estimate import estimate_conversation
+from webapp.usage.limits.admission import denials_record, turns_admit
+from webapp.usage.limits.budgets import Ask, Grant, Refused
 from webapp.usage.pricing import Price
 
 from .errors import TurnError

@@ -20,8 +20,8 @@ from chat.models import Conversation, Message
 from chat.serializers import message_json
 from webapp.accounts.instructions import instructions_for
 from webapp.accounts.models import User
-from webapp.usage.admission import admission_undo
-from webapp.usage.budgets import Grant, reservations_hold
+from webapp.usage.limits.admission import admission_undo
+from webapp.usage.limits.budgets import Grant, reservations_hold
 
 from .budgets import QuotaRefused, admit, ask_for, price_of, refusals_record
 from .errors import TurnError

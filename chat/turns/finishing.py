@@ -16,8 +16,8 @@ from django.utils import timezone
 from chat import events, frames
 from chat.grok import Usage
 from chat.models import Conversation, Message
-from webapp.usage.budgets import reservations_open, reservations_release
 from webapp.usage.estimate import estimate_conversation
+from webapp.usage.limits.budgets import reservations_open, reservations_release
 from webapp.usage.recording import unfinished_counts, usage_record, usage_record_unfinished
 
 from .selectors import TurnContext

@@ -68,6 +68,7 @@ def processes(team, simulator, settings):
         "DB_CONN_MAX_AGE": "0",
         "MAX_OUTPUT_TOKENS": str(CAP),
         "MAX_RUNNING_TURNS_PER_PERSON": "1000",
+        "MAX_SOCKETS_PER_PERSON": "1000",  # bursts of tabs from two people are how these tests race
     }
     running = []
     for _ in range(2):

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from webapp.accounts.models import Membership, Team
-from webapp.usage.budgets import Ask, Grant, Refused, budgets_reserve, limits_in_force, reservations_hold
+from webapp.usage.limits.budgets import Ask, Grant, Refused, budgets_reserve, limits_in_force, reservations_hold
 from webapp.usage.models import Ledger, Quota
 from webapp.usage.periods import period_end, period_starts, resets_in_words
 from webapp.usage.pricing import Price

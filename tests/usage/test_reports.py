@@ -13,10 +13,10 @@ from django.test import Client
 from tests.accounts.conftest import as_
 from webapp.accounts.models import Membership, Team, UsageRecord
 from webapp.providers.models import Credential
-from webapp.usage import reports
-from webapp.usage.csv_export import cell
 from webapp.usage.models import Denial
-from webapp.usage.reports import usd_text
+from webapp.usage.reports import selectors
+from webapp.usage.reports.export import cell
+from webapp.usage.reports.selectors import usd_text
 
 pytestmark = pytest.mark.django_db
 
@@ -223,7 +223,7 @@ def test_without_a_period_the_report_is_this_month_so_far(team):
 
 
 def test_more_groups_than_the_table_holds_are_cut_to_the_largest_and_it_says_so(team, monkeypatch):
-    monkeypatch.setattr(reports, "MAX_ROWS", 2)
+    monkeypatch.setattr(selectors, "MAX_ROWS", 2)
     for n, model in enumerate(["grok-a", "grok-b", "grok-c"], start=1):
         record(team["bob"], march(3), model=model, cost_ticks=n * DOLLAR)
 

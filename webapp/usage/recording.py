@@ -7,11 +7,11 @@ from datetime import datetime
 
 from webapp.accounts.models import UsageRecord
 
-from .budgets import ledgers_charge, reservation_settle
 from .estimate import estimate_tokens
+from .limits.budgets import ledgers_charge, reservation_settle
+from .limits.rates import Counter, rates_add
 from .models import Reservation
 from .pricing import Price
-from .rates import Counter, rates_add
 
 
 def usage_record(

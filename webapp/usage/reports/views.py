@@ -17,9 +17,9 @@ from django.views.decorators.http import require_GET
 from webapp.accounts.console import runs_the_team
 from webapp.accounts.models import Membership
 
-from .csv_export import usage_csv
-from .quotas import allowance
-from .reports import (
+from ..quotas.service import allowance
+from .export import usage_csv
+from .selectors import (
     GROUPS,
     MAX_DAYS,
     PERSONAL_GROUPS,

@@ -21,7 +21,7 @@ from django.utils import timezone
 from webapp.accounts.models import Team, UsageRecord, User
 from webapp.providers.models import Credential
 
-from .models import Denial
+from ..models import Denial
 
 TICKS_PER_USD = 10_000_000_000
 CENT = Decimal("0.01")

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.http import HttpResponse
 from django.utils.text import slugify
 
-from .reports import GROUPS, Report, usd
+from .selectors import GROUPS, Report, usd
 
 MICRO = Decimal("0.000001")
 # A spreadsheet runs a cell that starts with one of these as a formula; names are the

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from django.db import transaction
 
+from ..models import Denial
 from .budgets import Ask, Grant, InForce, Refused, budgets_reserve, limits_in_force
-from .models import Denial
 from .rates import Counter, Unavailable, rates_give_back, rates_take
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from webapp.accounts.models import Team
 
-from .models import Ledger, Quota, Reservation
-from .periods import DAY, MONTH, period_starts, resets_in_words
-from .pricing import Price, dollars_in_words
+from ..models import Ledger, Quota, Reservation
+from ..periods import DAY, MONTH, period_starts, resets_in_words
+from ..pricing import Price, dollars_in_words
 
 # The least room a reply is granted when a budget is nearly used up: below it, a reply
 # would be cut off before it says anything useful, so the turn is refused instead.

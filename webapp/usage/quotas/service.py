@@ -12,10 +12,10 @@ from django.utils import timezone
 from webapp.accounts.audit import audit_record
 from webapp.accounts.models import Membership, Team
 
-from .budgets import InForce, Limits, limits_in_force
-from .models import Ledger, Quota
-from .periods import DAY, MONTH, period_starts, resets_in_words, zone_names
-from .pricing import dollars_in_words, ticks
+from ..limits.budgets import InForce, Limits, limits_in_force
+from ..models import Ledger, Quota
+from ..periods import DAY, MONTH, period_starts, resets_in_words, zone_names
+from ..pricing import dollars_in_words, ticks
 
 # What the form's fields are called and what they hold, in the order pages show them.
 FIELDS = (

@@ -1,18 +1,29 @@
 """The console's quotas page (/manage/quotas/): admins set the team's budgets and
-per-minute limits, each person's, one person's, and where the team's days begin."""
+per-minute limits, each person's, one person's, and where the team's days begin; and what
+a person has left, for the composer to show after each reply."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from webapp.accounts.console import runs_the_team
 from webapp.accounts.models import Membership
 
-from .models import Quota
-from .periods import zone_names
-from .quotas import FIELDS, QuotaError, limits_parse, quota_form_values, quota_set, team_time_zone_set
+from ..models import Quota
+from ..periods import zone_names
+from .service import (
+    FIELDS,
+    QuotaError,
+    allowance,
+    limits_parse,
+    quota_form_values,
+    quota_set,
+    team_time_zone_set,
+)
 
 
 @runs_the_team
@@ -92,3 +103,10 @@ def time_zone_save(request, actor: Membership):
         return redirect("manage:quotas")
     messages.success(request, f"Budgets now reset at midnight in {team.time_zone}.")
     return redirect("manage:quotas")
+
+
+@require_GET
+@login_required
+def allowance_json(request):
+    lines = allowance(user_id=request.user.pk, team=request.user.active_team)
+    return JsonResponse({"left": [line.as_json() for line in lines]})
