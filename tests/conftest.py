@@ -79,10 +79,15 @@ def simulator():
 
 @pytest.fixture(autouse=True)
 def fresh_team_copies():
-    """Each test starts without this process's copies of teams' keys (chat/catalog.py): the
-    test databases reuse row ids, so a team in one test may have another test's id."""
+    """Each test starts without this process's copies of teams' keys (chat/catalog.py) and
+    quotas (webapp/usage/limits/budgets.py): the test databases reuse row ids, so a team in
+    one test may have another test's id."""
     yield
     catalog = sys.modules.get("chat.catalog")  # only where a test used it
     if catalog is not None:
         for team_id in list(catalog._team_copies):
             catalog.forget_team(team_id)
+    budgets = sys.modules.get("webapp.usage.limits.budgets")  # likewise its copies of quotas, and ledgers seen
+    if budgets is not None:
+        budgets._teams.clear()
+        budgets._known.clear()

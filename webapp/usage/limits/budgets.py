@@ -14,6 +14,8 @@ the usage, exactly once.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,6 +103,7 @@ class InForce:
     teams: dict[int, Limits] = field(default_factory=dict)
     each: dict[int, Limits] = field(default_factory=dict)
     people: dict[tuple[int, int], Limits] = field(default_factory=dict)
+    zones: dict[int, str] = field(default_factory=dict)  # each team's time zone
 
     def team(self, team_id: int) -> Limits:
         return self.teams.get(team_id) or Limits()
@@ -109,23 +112,65 @@ class InForce:
         return self.people.get((team_id, user_id)) or self.each.get(team_id) or Limits()
 
 
+@dataclass(frozen=True)
+class TeamLimits:
+    """A team's quotas and time zone, as this process last read them."""
+
+    time_zone: str = "UTC"
+    team: Limits = Limits()
+    each: Limits | None = None
+    people: dict[int, Limits] = field(default_factory=dict)
+
+
+# Read from the database at most this often per process (at once after a change in this
+# process: webapp.usage.signals), so a turn start does not wait for it: an admin's change
+# reaches every other process within this time.
+TEAM_SECONDS = 10.0
+_teams: dict[int, tuple[float, TeamLimits]] = {}
+
+
+def team_limits(team_ids: Iterable[int]) -> dict[int, TeamLimits]:
+    now = time.monotonic()
+    team_ids = set(team_ids)
+    stale = {t for t in team_ids if t not in _teams or now - _teams[t][0] >= TEAM_SECONDS}
+    if stale:
+        read = {t: TeamLimits(time_zone=z) for t, z in Team.objects.filter(pk__in=stale).values_list("pk", "time_zone")}
+        for quota in Quota.objects.filter(team_id__in=read):
+            limits, team = Limits.of(quota), read[quota.team_id]
+            if quota.scope == Quota.Scope.TEAM:
+                read[quota.team_id] = dataclasses.replace(team, team=limits)
+            elif quota.scope == Quota.Scope.EACH:
+                read[quota.team_id] = dataclasses.replace(team, each=limits)
+            elif quota.user_id is not None:
+                team.people[quota.user_id] = limits
+        for team_id, limits in read.items():
+            _teams[team_id] = (now, limits)
+    return {t: _teams[t][1] if t in _teams else TeamLimits() for t in team_ids}
+
+
+def team_zones(team_ids: Iterable[int]) -> dict[int, str]:
+    return {t: limits.time_zone for t, limits in team_limits(team_ids).items()}
+
+
+def team_limits_changed(team_id: int) -> None:
+    """This process reads the team's quotas and time zone again at its next turn."""
+    _teams.pop(team_id, None)
+
+
 def limits_in_force(pairs: Iterable[tuple[int, int]]) -> InForce:
     """The quotas of these (team, person) pairs: the team's, each person's default, and
     any person's own, which replaces the default."""
     pairs = set(pairs)
     in_force = InForce()
-    if not pairs:
-        return in_force
-    teams = {t for t, _ in pairs}
-    people = {u for _, u in pairs}
-    for quota in Quota.objects.filter(Q(user__isnull=True) | Q(user_id__in=people), team_id__in=teams):
-        limits = Limits.of(quota)
-        if quota.scope == Quota.Scope.TEAM:
-            in_force.teams[quota.team_id] = limits
-        elif quota.scope == Quota.Scope.EACH:
-            in_force.each[quota.team_id] = limits
-        elif (quota.team_id, quota.user_id) in pairs:
-            in_force.people[(quota.team_id, quota.user_id)] = limits
+    teams = team_limits(t for t, _ in pairs)
+    for team_id, team in teams.items():
+        in_force.teams[team_id] = team.team
+        if team.each is not None:
+            in_force.each[team_id] = team.each
+        in_force.zones[team_id] = team.time_zone
+    for team_id, user_id in pairs:
+        if user_id in teams[team_id].people:
+            in_force.people[(team_id, user_id)] = teams[team_id].people[user_id]
     return in_force
 
 
@@ -144,9 +189,27 @@ def ledgers_locked(keys: set[LedgerKey]) -> dict[LedgerKey, Ledger]:
     if not keys:
         return {}
     ordered = sorted(keys, key=lambda k: (k[0], k[1] or 0, k[2], k[3]))
+    if keys <= _known:  # they exist: this process saw them
+        rows = _select_locked(ordered)
+        if len(rows) == len(keys):
+            return rows
     Ledger.objects.bulk_create(
         [Ledger(team_id=t, user_id=u, period=p, starts=s) for t, u, p, s in ordered], ignore_conflicts=True
     )
+    rows = _select_locked(ordered)
+    if len(_known) > KNOWN_MAX:
+        _known.clear()
+    _known.update(rows)
+    return rows
+
+
+# The ledger keys this process has seen in the database: a start whose rows all exist
+# locks them without trying to create them first (one trip to the database, not two).
+KNOWN_MAX = 100_000
+_known: set[LedgerKey] = set()
+
+
+def _select_locked(ordered: list[LedgerKey]) -> dict[LedgerKey, Ledger]:
     people: dict[tuple, set[int | None]] = {}
     for team_id, user_id, period, starts in ordered:
         people.setdefault((team_id, period, starts), set()).add(user_id)
@@ -165,7 +228,7 @@ def budgets_reserve(asks: list[Ask], *, in_force: InForce, now: datetime | None 
     (changing nothing for it). Run inside the transaction that stores the turns: a turn
     that is then not stored takes its reservation with it."""
     now = now or timezone.now()
-    zones = dict(Team.objects.filter(pk__in={a.team_id for a in asks}).values_list("pk", "time_zone"))
+    zones = in_force.zones or team_zones({a.team_id for a in asks})
     starts = {team_id: period_starts(now, zones.get(team_id, "UTC")) for team_id in {a.team_id for a in asks}}
     keys = {key for a in asks for key in _keys(a.team_id, a.user_id, starts[a.team_id])}
     ledgers = ledgers_locked(keys)
@@ -296,7 +359,7 @@ def reservation_settle(*, message_id: int, tokens: int, ticks: int, now: datetim
     if not Reservation.objects.filter(pk=reservation.pk, settled_at__isnull=True).update(settled_at=timezone.now()):
         return None
     held = {(r.team_id, r.user_id, r.period, r.starts): r.pk for r in Ledger.objects.filter(pk__in=reservation.ledgers)}
-    zone = Team.objects.filter(pk=reservation.team_id).values_list("time_zone", flat=True).first() or "UTC"
+    zone = team_zones([reservation.team_id])[reservation.team_id]
     current = set(_keys(reservation.team_id, reservation.user_id, period_starts(now or timezone.now(), zone)))
     rows = ledgers_locked(set(held) | current)
     released, charged = set(held.values()), {rows[key].pk for key in current}
@@ -338,7 +401,7 @@ def ledgers_charge(*, team_id: int, user_id: int, tokens: int, ticks: int, now: 
     job's request): charged to the periods it happens in."""
     if not tokens and not ticks:
         return
-    zone = Team.objects.filter(pk=team_id).values_list("time_zone", flat=True).first() or "UTC"
+    zone = team_zones([team_id])[team_id]
     rows = ledgers_locked(set(_keys(team_id, user_id, period_starts(now or timezone.now(), zone))))
     Ledger.objects.filter(pk__in=[r.pk for r in rows.values()]).update(
         used_tokens=F("used_tokens") + tokens, used_ticks=F("used_ticks") + ticks
