@@ -127,6 +127,29 @@ async def test_fifty_starts_over_two_processes_against_a_budget_that_fits_ten(pr
     await close(tabs)
 
 
+@pytest.mark.parametrize("at_once", [2, 8, 64])
+async def test_a_new_persons_first_turns_over_two_processes_against_a_budget_that_fits_one(
+    processes, team, at_once, simulator
+):
+    from .test_budgets import _newcomer
+
+    newcomer = await database_sync_to_async(_newcomer)(team)
+    marker = uuid.uuid4().hex[:8]
+    text = f"First {marker} [[sim tokens=20 tps=100]]"
+    await database_sync_to_async(Quota.objects.create)(
+        team=team, scope="each", day_tokens=estimate_conversation([text]) + CAP
+    )
+    cookie = await database_sync_to_async(session_cookie)(newcomer)
+    tabs, answers = await burst(processes, [cookie], text, at_once)
+    assert sum(a["type"] == "turn.started" for a in answers) == 1
+    assert {a["code"] for a in answers if a["type"] == "error"} <= {"quota_exceeded"}
+    for tab, answer in zip(tabs, answers):
+        if answer["type"] == "turn.started":
+            await tab.until(ended)
+    assert len(await asyncio.to_thread(simulator.requests_with, marker)) == 1
+    await close(tabs)
+
+
 async def test_a_per_minute_request_limit_holds_across_two_processes(processes, team, alice, bob, simulator):
     await database_sync_to_async(limit)(team, requests_per_minute=4)
     cookies = [await database_sync_to_async(session_cookie)(p) for p in (alice, bob)]

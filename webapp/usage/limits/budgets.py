@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from json import dumps
 
 from django.db import connection
 from django.db.models import F, Q
@@ -323,29 +324,54 @@ def _write_reserved(rows: Iterable[Ledger]) -> None:
         f"UPDATE {connection.ops.quote_name(Ledger._meta.db_table)} SET {field('reserved_tokens').column} = %s, "
         f"{field('reserved_ticks').column} = %s WHERE {field('id').column} = %s"
     )
+    values = [(r.reserved_tokens, r.reserved_ticks, r.pk) for r in rows]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(r.reserved_tokens, r.reserved_ticks, r.pk) for r in rows])
+        if connection.vendor != "postgresql":
+            cursor.executemany(sql, values)
+            return
+        # PostgreSQL: all rows in one statement (a batch of a hundred people is two hundred rows).
+        table = connection.ops.quote_name(Ledger._meta.db_table)
+        rows_sql = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(values))
+        cursor.execute(
+            f"UPDATE {table} AS l SET {field('reserved_tokens').column} = v.tokens, "
+            f"{field('reserved_ticks').column} = v.ticks FROM (VALUES {rows_sql}) AS v(tokens, ticks, id) "
+            f"WHERE l.{field('id').column} = v.id",
+            [value for row in values for value in row],
+        )
 
 
 def reservations_hold(held: list[tuple[Grant, int]]) -> None:
-    """Record each grant as the reservation of the reply (by message id) it was made for."""
-    Reservation.objects.bulk_create(
-        [
-            Reservation(
-                team_id=grant.ask.team_id,
-                user_id=grant.ask.user_id,
-                message_id=message_id,
-                ledgers=list(grant.ledgers),
-                input_tokens=grant.ask.input_tokens,
-                output_tokens=grant.output_tokens,
-                tokens=grant.tokens,
-                ticks=grant.ticks,
-                price=[grant.ask.price.input, grant.ask.price.cached_input, grant.ask.price.output],
-                per_minute=list(grant.per_minute),
-            )
-            for grant, message_id in held
+    """Record each grant as the reservation of the reply (by message id) it was made for,
+    in one INSERT (a batch of starts holds a hundred; building models cost more than the
+    database did)."""
+    if not held:
+        return
+    field = Reservation._meta.get_field
+    names = ("team", "user", "message_id", "ledgers", "input_tokens", "output_tokens", "tokens", "ticks")
+    names += ("price", "per_minute", "created_at")
+    columns = ", ".join(connection.ops.quote_name(field(name).column) for name in names)
+    json = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    one = "(" + ", ".join(json if name in ("ledgers", "price", "per_minute") else "%s" for name in names) + ")"
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = []
+    for grant, message_id in held:
+        ask = grant.ask
+        params += [
+            ask.team_id,
+            ask.user_id,
+            message_id,
+            dumps(list(grant.ledgers)),
+            ask.input_tokens,
+            grant.output_tokens,
+            grant.tokens,
+            grant.ticks,
+            dumps([ask.price.input, ask.price.cached_input, ask.price.output]),
+            dumps(list(grant.per_minute)),
+            now,
         ]
-    )
+    table = connection.ops.quote_name(Reservation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(held))}", params)
 
 
 def reservation_settle(*, message_id: int, tokens: int, ticks: int, now: datetime | None = None) -> Reservation | None:

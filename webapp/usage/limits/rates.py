@@ -54,22 +54,36 @@ def window_now(now: float | None = None) -> tuple[int, float]:
     return int(now // WINDOW), WINDOW - (now % WINDOW)
 
 
-# KEYS: the counters; ARGV: each counter's amount and limit, then the expiry in seconds.
-# Returns 0 when all were counted, else the 1-based index of the first that is full, and
-# its count.
+# A batch of turns in one call, each turn's counters all counted or none. ARGV: the expiry
+# in seconds, the number of turns, then for each turn the number of its counters and each
+# counter's amount and limit; KEYS: every turn's counters in that order (a counter may come
+# again in a later turn: it sees what the earlier ones counted). Returns two numbers per
+# turn: 0 0 when it was counted, else the 1-based index of its first full counter and that
+# counter's count.
 _TAKE = """
-local n = #KEYS
-for i = 1, n do
-  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if used + tonumber(ARGV[2 * i - 1]) > tonumber(ARGV[2 * i]) then
-    return {i, used}
+local expiry, turns = ARGV[1], tonumber(ARGV[2])
+local a, first, out = 3, 0, {}
+for t = 1, turns do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  local full, full_used = 0, 0
+  for i = 1, n do
+    local used = tonumber(redis.call('GET', KEYS[first + i]) or '0')
+    if full == 0 and used + tonumber(ARGV[a + 2 * i - 2]) > tonumber(ARGV[a + 2 * i - 1]) then
+      full, full_used = i, used
+    end
   end
+  if full == 0 then
+    for i = 1, n do
+      redis.call('INCRBY', KEYS[first + i], ARGV[a + 2 * i - 2])
+      redis.call('EXPIRE', KEYS[first + i], expiry)
+    end
+  end
+  out[#out + 1] = full
+  out[#out + 1] = full_used
+  a, first = a + 2 * n, first + n
 end
-for i = 1, n do
-  redis.call('INCRBY', KEYS[i], ARGV[2 * i - 1])
-  redis.call('EXPIRE', KEYS[i], ARGV[2 * n + 1])
-end
-return {0, 0}
+return out
 """
 
 # KEYS: counters; ARGV: what to take back from each. Only from a counter that still exists
@@ -141,14 +155,16 @@ class _Redis:
         self.give_back_script = self.client.register_script(_GIVE_BACK)
 
     def take_all(self, turns: list[list[Counter]], window: int) -> list[tuple[int, int]]:
+        keys, args = [], [WINDOW * 2, len(turns)]
+        for counters in turns:
+            keys += [c.key(window) for c in counters]
+            args.append(len(counters))
+            args += [v for c in counters for v in (c.amount, c.limit)]
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for counters in turns:
-                args = [v for c in counters for v in (c.amount, c.limit)] + [WINDOW * 2]
-                self.script(keys=[c.key(window) for c in counters], args=args, client=pipe)
-            return [(int(i), int(used)) for i, used in pipe.execute()]
+            answer = self.script(keys=keys, args=args)
         except self.errors as error:
             raise Unavailable(str(error)) from error
+        return [(int(answer[2 * t]), int(answer[2 * t + 1])) for t in range(len(turns))]
 
     def add(self, counters: list[Counter], window: int) -> None:
         try:
