@@ -30,6 +30,13 @@ def test_a_boolean_that_is_not_one_fails_loudly():
     assert "DEBUG must be a boolean" in result.stderr
 
 
+def test_a_limit_of_zero_fails_loudly_instead_of_refusing_everyone_or_capping_nothing():
+    for name in ("MAX_OUTPUT_TOKENS", "MAX_SOCKETS_PER_PERSON", "MAX_RUNNING_TURNS_PER_TEAM"):
+        result = load_settings(**{name: "0"})
+        assert result.returncode != 0
+        assert f"{name} must be at least 1, not 0" in result.stderr
+
+
 def test_a_channel_layer_other_processes_could_not_hear_is_refused():
     result = load_settings(CHANNEL_LAYER="redis")
     assert result.returncode != 0

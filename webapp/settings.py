@@ -31,14 +31,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false), not {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, least: int | None = None) -> int:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+    if least is not None and number < least:
+        raise ImproperlyConfigured(f"{name} must be at least {least}, not {number}")
+    return number
 
 
 def env_float(name: str, default: float) -> float:
@@ -338,18 +341,18 @@ PROVIDER_PRIVATE_URLS_ALLOWED = env_bool("PROVIDER_PRIVATE_URLS_ALLOWED", False)
 PROVIDER_CHECK_SECONDS = env_int("PROVIDER_CHECK_SECONDS", 6 * 3600)
 
 # --- Turns.
-MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32_000)
+MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 32_000, least=1)
 # The most one reply may write (output tokens, reasoning included), unless a team's admins
 # set another cap for the model; sent upstream as max_output_tokens / max_completion_tokens.
-MAX_OUTPUT_TOKENS = env_int("MAX_OUTPUT_TOKENS", 32_768)
+MAX_OUTPUT_TOKENS = env_int("MAX_OUTPUT_TOKENS", 32_768, least=1)
 MAX_OUTPUT_TOKENS_CEILING = 1_000_000  # what an admin may set at most
 # Replies one person may have being written at once (tabs, devices and retries together).
-MAX_RUNNING_TURNS_PER_PERSON = env_int("MAX_RUNNING_TURNS_PER_PERSON", 8)
+MAX_RUNNING_TURNS_PER_PERSON = env_int("MAX_RUNNING_TURNS_PER_PERSON", 8, least=1)
 # Replies one team may have being written at once (a person's team: their active one).
-MAX_RUNNING_TURNS_PER_TEAM = env_int("MAX_RUNNING_TURNS_PER_TEAM", 64)
+MAX_RUNNING_TURNS_PER_TEAM = env_int("MAX_RUNNING_TURNS_PER_TEAM", 64, least=1)
 # Chat sockets (tabs) one person may have open at once, on every web process together:
 # far above what tabs and devices need, far below what slows everyone else's pages.
-MAX_SOCKETS_PER_PERSON = env_int("MAX_SOCKETS_PER_PERSON", 20)
+MAX_SOCKETS_PER_PERSON = env_int("MAX_SOCKETS_PER_PERSON", 20, least=1)
 TURN_FRAME_INTERVAL = 0.03  # coalesce deltas into frames of about 30 ms
 TURN_FRAME_INTERVAL_MAX = 0.1  # ... and up to 100 ms when the web process falls behind (chat/runner.py)
 TURN_CHECKPOINT_INTERVAL = 1.0  # write partial text about once a second
