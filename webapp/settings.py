@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -87,8 +88,18 @@ def _secret_key() -> str:
         return value
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # Written whole to a file of its own, then linked into place: a process starting at
+        # the same moment finds either no key or the whole of one, never an empty file, and
+        # the first link wins for every process.
+        fd, draft = tempfile.mkstemp(dir=DATA_DIR, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
+                handle.write(secrets.token_urlsafe(50))
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process's key is in place
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 
