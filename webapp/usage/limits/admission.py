@@ -54,11 +54,7 @@ def turns_admit(asks: list[Ask], *, now: datetime | None = None) -> list[Grant |
             rates_give_back(counters[i])  # not sent: it does not count against the minute
             results[i] = outcome
         else:
-            results[i] = dataclasses.replace(
-                outcome,
-                per_minute=tuple(c.scope for c in counters[i] if c.kind == "tpm"),
-                counted=tuple(counters[i]),
-            )
+            results[i] = dataclasses.replace(outcome, counted=tuple(counters[i]))
     return results  # type: ignore[return-value]
 
 

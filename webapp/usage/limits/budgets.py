@@ -64,8 +64,12 @@ class Grant:
     output_tokens: int  # the room granted: the model's cap, or what the budgets left
     tokens: int
     ticks: int
-    per_minute: tuple[str, ...] = ()  # the scopes whose tokens per minute it counts against
-    counted: tuple = ()  # the per-minute counters it counted (webapp.usage.rates.Counter)
+    counted: tuple = ()  # the per-minute counters it counted (webapp.usage.limits.rates.Counter)
+
+    @property
+    def per_minute(self) -> tuple[str, ...]:
+        """The scopes whose tokens per minute it counts against: its real tokens are added there."""
+        return tuple(c.scope for c in self.counted if c.kind == "tpm")
 
 
 class Refused(Exception):
