@@ -92,29 +92,11 @@ class Limits:
     tokens_per_minute: int | None = None
 
     @classmethod
-    def of(cls, quota: Quota | None) -> Limits:
-        if quota is None:
-            return cls()
+    def of(cls, quota: Quota) -> Limits:
         return cls(**{name: getattr(quota, name) for name in cls.__dataclass_fields__})
 
     def budget(self, period: str) -> tuple[int | None, int | None]:
         return (self.day_tokens, self.day_ticks) if period == DAY else (self.month_tokens, self.month_ticks)
-
-
-@dataclass
-class InForce:
-    """The limits on a batch's teams and people, read in one query."""
-
-    teams: dict[int, Limits] = field(default_factory=dict)
-    each: dict[int, Limits] = field(default_factory=dict)
-    people: dict[tuple[int, int], Limits] = field(default_factory=dict)
-    zones: dict[int, str] = field(default_factory=dict)  # each team's time zone
-
-    def team(self, team_id: int) -> Limits:
-        return self.teams.get(team_id) or Limits()
-
-    def person(self, team_id: int, user_id: int) -> Limits:
-        return self.people.get((team_id, user_id)) or self.each.get(team_id) or Limits()
 
 
 @dataclass(frozen=True)
@@ -125,6 +107,27 @@ class TeamLimits:
     team: Limits = Limits()
     each: Limits | None = None
     people: dict[int, Limits] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The limits on a batch's teams and people: each team's, as this process has it."""
+
+    teams: dict[int, TeamLimits]
+
+    def _of(self, team_id: int) -> TeamLimits:
+        return self.teams.get(team_id) or TeamLimits()
+
+    def team(self, team_id: int) -> Limits:
+        return self._of(team_id).team
+
+    def person(self, team_id: int, user_id: int) -> Limits:
+        """A person's own limits, else each person's."""
+        team = self._of(team_id)
+        return team.people.get(user_id) or team.each or Limits()
+
+    def zone(self, team_id: int) -> str:
+        return self._of(team_id).time_zone
 
 
 # Read from the database at most this often per process (at once after a change in this
@@ -165,18 +168,7 @@ def team_limits_changed(team_id: int) -> None:
 def limits_in_force(pairs: Iterable[tuple[int, int]]) -> InForce:
     """The quotas of these (team, person) pairs: the team's, each person's default, and
     any person's own, which replaces the default."""
-    pairs = set(pairs)
-    in_force = InForce()
-    teams = team_limits(t for t, _ in pairs)
-    for team_id, team in teams.items():
-        in_force.teams[team_id] = team.team
-        if team.each is not None:
-            in_force.each[team_id] = team.each
-        in_force.zones[team_id] = team.time_zone
-    for team_id, user_id in pairs:
-        if user_id in teams[team_id].people:
-            in_force.people[(team_id, user_id)] = teams[team_id].people[user_id]
-    return in_force
+    return InForce(team_limits(team_id for team_id, _ in pairs))
 
 
 LedgerKey = tuple[int, int | None, str, object]  # team, person (None: the team's), period, first day
@@ -233,14 +225,14 @@ def budgets_reserve(asks: list[Ask], *, in_force: InForce, now: datetime | None 
     (changing nothing for it). Run inside the transaction that stores the turns: a turn
     that is then not stored takes its reservation with it."""
     now = now or timezone.now()
-    zones = in_force.zones or team_zones({a.team_id for a in asks})
-    starts = {team_id: period_starts(now, zones.get(team_id, "UTC")) for team_id in {a.team_id for a in asks}}
+    zones = {a.team_id: in_force.zone(a.team_id) for a in asks}
+    starts = {team_id: period_starts(now, zone) for team_id, zone in zones.items()}
     keys = {key for a in asks for key in _keys(a.team_id, a.user_id, starts[a.team_id])}
     ledgers = ledgers_locked(keys)
     results: list[Grant | Refused] = []
     changed: dict[int, Ledger] = {}
     for ask in asks:
-        zone = zones.get(ask.team_id, "UTC")
+        zone = zones[ask.team_id]
         rows = [ledgers[key] for key in _keys(ask.team_id, ask.user_id, starts[ask.team_id])]
         try:
             room = _room(ask, rows, in_force, zone)
